@@ -1,0 +1,201 @@
+/** Downloading one export file: streamed, counted, gzip-compressed, written atomically. */
+
+import { join } from "node:path";
+import { ServerError, SmartFetchError, TransientError } from "../errors.ts";
+import type { HttpClient } from "../http/client.ts";
+import type { Reporter } from "../log/events.ts";
+import { ensureDir } from "../workspace/files.ts";
+import type { BulkFile } from "../workspace/metadata.ts";
+import { AtomicFileWriter } from "../workspace/ndjson_writer.ts";
+
+/** What a finished download wrote. */
+export interface DownloadResult {
+  /** Non-empty lines (resources). */
+  resources: number;
+  /** NDJSON bytes received (decompressed), the log's `fileSize`. */
+  bytes: number;
+  /** Bytes on disk. */
+  diskBytes: number;
+}
+
+/** How often (bytes) a download reports progress. */
+const PROGRESS_EVERY = 4 * 1024 * 1024;
+/** The first line must be a JSON object within this many bytes. */
+const MAX_FIRST_LINE = 64 * 1024 * 1024;
+
+/**
+ * Counts lines and bytes as NDJSON streams past, checks that the first line is a JSON object
+ * with a resourceType (an HTML error page or a pretty-printed OperationOutcome is not NDJSON),
+ * and ends the file with a newline so files can be concatenated safely.
+ */
+class NdjsonStats {
+  resources = 0;
+  bytes = 0;
+  #last = 0x0a;
+  #head: Uint8Array[] = [];
+  #headBytes = 0;
+  #checked = false;
+
+  constructor(private readonly what: string, private readonly onBytes: (n: number) => void) {}
+
+  stream(): TransformStream<Uint8Array, Uint8Array> {
+    let reported = 0;
+    return new TransformStream({
+      transform: (chunk, controller) => {
+        this.#count(chunk);
+        if (!this.#checked) this.#collectHead(chunk);
+        this.bytes += chunk.length;
+        if (this.bytes - reported >= PROGRESS_EVERY) {
+          reported = this.bytes;
+          this.onBytes(this.bytes);
+        }
+        controller.enqueue(chunk);
+      },
+      flush: (controller) => {
+        if (!this.#checked && this.#headBytes > 0) this.#checkHead();
+        if (this.#last !== 0x0a) {
+          this.resources++;
+          controller.enqueue(new Uint8Array([0x0a]));
+        }
+      },
+    });
+  }
+
+  #count(chunk: Uint8Array): void {
+    let prev = this.#last;
+    let at = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, at);
+      if (nl < 0) break;
+      const before = nl > 0 ? chunk[nl - 1]! : prev;
+      if (before !== 0x0a && !(before === 0x0d && (nl > 1 ? chunk[nl - 2] : prev) === 0x0a)) {
+        this.resources++;
+      }
+      prev = 0x0a;
+      at = nl + 1;
+    }
+    if (chunk.length) this.#last = chunk[chunk.length - 1]!;
+  }
+
+  #collectHead(chunk: Uint8Array): void {
+    const nl = chunk.indexOf(0x0a);
+    this.#head.push(nl < 0 ? chunk : chunk.subarray(0, nl));
+    this.#headBytes += nl < 0 ? chunk.length : nl;
+    if (nl >= 0 || this.#headBytes > MAX_FIRST_LINE) this.#checkHead();
+  }
+
+  #checkHead(): void {
+    this.#checked = true;
+    const head = new Uint8Array(this.#headBytes);
+    let at = 0;
+    for (const part of this.#head) {
+      head.set(part.subarray(0, Math.min(part.length, head.length - at)), at);
+      at += part.length;
+    }
+    this.#head = [];
+    const text = new TextDecoder().decode(head).trim();
+    if (!text) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    if (
+      !value || typeof value !== "object" ||
+      typeof (value as { resourceType?: unknown }).resourceType !== "string"
+    ) {
+      throw new TransientError(
+        `${this.what} is not NDJSON of FHIR resources (it starts with ${
+          JSON.stringify(text.slice(0, 60))
+        })`,
+      );
+    }
+  }
+}
+
+/** Decompresses a body that is gzip without saying so (some storage serves .gz objects as-is). */
+async function sniffGzip(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const first = await reader.read();
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  const bytes = first.done ? undefined : first.value;
+  if (bytes && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    return rest.pipeThrough(
+      new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
+    );
+  }
+  return rest;
+}
+
+/** Options for {@linkcode downloadFile}. */
+export interface DownloadOptions {
+  http: HttpClient;
+  /** The export folder. */
+  dir: string;
+  /** Compress on disk. */
+  gzip: boolean;
+  /** Send the access token (manifest `requiresAccessToken`). */
+  auth: boolean;
+  reporter: Reporter;
+}
+
+/**
+ * Downloads `file` to `dir/file.name`. The bytes stream from the socket through the counters and
+ * the compressor to a temporary file that is renamed only when complete; a connection cut or a
+ * short body throws TransientError inside the request, so the client retries from scratch.
+ */
+export async function downloadFile(
+  file: BulkFile,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const { http, reporter } = options;
+  const path = join(options.dir, file.name);
+  if (file.name.includes("/")) await ensureDir(join(options.dir, file.name.split("/")[0]!));
+  return await http.request(file.url, {
+    auth: options.auth,
+    headers: { Accept: "application/fhir+ndjson" },
+  }, async (res) => {
+    const writer = await AtomicFileWriter.create(path, { gzip: options.gzip });
+    const stats = new NdjsonStats(
+      `The file ${file.url}`,
+      (bytes) => reporter.emit({ type: "file-bytes", name: file.name, bytes }),
+    );
+    try {
+      if (!res.body) throw new TransientError(`${file.url} answered without a body`);
+      const body = await sniffGzip(res.body);
+      await body.pipeThrough(stats.stream()).pipeTo(writer.writable);
+      await writer.commit();
+    } catch (err) {
+      await writer.abort();
+      if (err instanceof SmartFetchError) throw err;
+      // File-system failures (disk full, permissions) are not the network's fault: no retry.
+      if (err instanceof Error && err.name in Deno.errors) throw err;
+      // Anything else while streaming (a corrupt gzip stream, a cut decoder) is worth a retry.
+      throw new TransientError(
+        `Downloading ${file.url} failed: ${err instanceof Error ? err.message : String(err)}`,
+        {},
+        { cause: err },
+      );
+    }
+    return { resources: stats.resources, bytes: stats.bytes, diskBytes: writer.diskBytes };
+  });
+}
+
+/** True when a download failed because its URL no longer works (the file expired). */
+export function isExpiredFileError(err: unknown): boolean {
+  return err instanceof ServerError && [403, 404, 410].includes(err.status ?? 0);
+}

@@ -1,0 +1,448 @@
+/**
+ * One bulk export into one folder, resumable at any point: kick-off (or resume from the saved
+ * status URL), polling, manifest pages, downloads that skip finished files, expired URLs, and
+ * the final DELETE. All state lives in the folder's `.metadata`; a finished file is one whose
+ * final name exists (it is renamed into place only when complete).
+ */
+
+import { join } from "node:path";
+import type { Clock } from "../clock.ts";
+import { ServerError, SmartFetchError, TransientError } from "../errors.ts";
+import type { Capabilities } from "../fhir/capability.ts";
+import type { HttpClient } from "../http/client.ts";
+import { Messages, type Reporter } from "../log/events.ts";
+import { type ExportLog, loggableHeaders } from "../log/export_log.ts";
+import { exists } from "../workspace/files.ts";
+import type { BulkFile, BulkState, OutputMetadataStore } from "../workspace/metadata.ts";
+import { downloadFile, isExpiredFileError } from "./download.ts";
+import { type ExportLevel, kickoff } from "./kickoff.ts";
+import type { ManifestPage } from "./manifest.ts";
+import { assignNames } from "./naming.ts";
+import { fetchManifestPage, pollUntilReady } from "./poll.ts";
+import { countFile, readServerMessages, type ServerMessages } from "./server_messages.ts";
+
+/** A folder never spends more than this many kick-offs in one run (expired exports redo). */
+const MAX_KICKOFFS = 3;
+/** Progress of finished files is saved at most this often (the files themselves are the truth). */
+const SAVE_EVERY_MS = 2000;
+
+/** Options for {@linkcode BulkExporter}. */
+export interface BulkExportOptions {
+  http: HttpClient;
+  dir: string;
+  store: OutputMetadataStore;
+  log: ExportLog;
+  reporter: Reporter;
+  capabilities: Capabilities;
+  clock: Clock;
+  level: ExportLevel;
+  /** Types wanted (the ones already done are left out of a kick-off). */
+  types: readonly string[];
+  /** Every `Type?params` filter for the kick-off, created-mode since clauses included. */
+  typeFilters: readonly string[];
+  /** `_since`, in updated mode. */
+  since?: string | undefined;
+  /** Preferred kick-off method. */
+  method: "GET" | "POST";
+  /** Compress files on disk. */
+  gzip: boolean;
+  /** Downloads at once (the client's connection cap still applies). */
+  concurrency: number;
+  /** Give up waiting for the server after this long. */
+  maxWaitMs: number;
+}
+
+/** What a run did. */
+export interface BulkSummary {
+  /** Files downloaded in this run, and their totals. */
+  downloaded: { files: number; resources: number; bytes: number; diskBytes: number };
+  /** Files already complete from an earlier run. */
+  alreadyHad: number;
+  /** What the server said in its error files. */
+  server: ServerMessages;
+  /** Kick-offs sent in this run. */
+  kickoffs: number;
+}
+
+type Outcome = { kind: "done" } | { kind: "redo"; types: string[]; reason: string };
+
+/** Runs (or resumes) the bulk export of a folder. */
+export class BulkExporter {
+  readonly #o: BulkExportOptions;
+  readonly #say: Messages;
+  readonly #summary: BulkSummary = {
+    downloaded: { files: 0, resources: 0, bytes: 0, diskBytes: 0 },
+    alreadyHad: 0,
+    server: { errors: [], messages: [] },
+    kickoffs: 0,
+  };
+
+  constructor(options: BulkExportOptions) {
+    this.#o = options;
+    this.#say = new Messages(options.reporter);
+  }
+
+  /** Exports every wanted type that is not done yet. */
+  async run(): Promise<BulkSummary> {
+    const { store } = this.#o;
+    for (;;) {
+      let state = store.current.bulk;
+      const done = store.current.done ?? {};
+      const missing = this.#o.types.filter((t) => !(t in done));
+      if (!state) {
+        if (missing.length === 0) break;
+        if (this.#summary.kickoffs >= MAX_KICKOFFS) {
+          throw new SmartFetchError(
+            `Gave up after ${MAX_KICKOFFS} kick-offs in one run: the server's exports keep expiring before they can be downloaded. Run the same command again later.`,
+          );
+        }
+        state = await this.#kickoff(missing);
+      } else {
+        this.#say.info(`Resuming the bulk export at ${state.statusUrl}`);
+      }
+      const outcome = await this.#complete(state);
+      if (outcome.kind === "redo") await this.#redo(state, outcome);
+    }
+    return this.#summary;
+  }
+
+  async #kickoff(types: string[]): Promise<BulkState> {
+    const { http, log, store, capabilities, clock } = this.#o;
+    this.#o.reporter.emit({ type: "phase", phase: "kickoff", detail: types.join(", ") });
+    this.#summary.kickoffs++;
+    const typeFilters = this.#o.typeFilters.filter((f) =>
+      types.includes(f.slice(0, f.indexOf("?")))
+    );
+    await kickoff({ level: this.#o.level, types, typeFilters, since: this.#o.since }, {
+      http,
+      log,
+      capabilities,
+      method: this.#o.method,
+      // Saved before anything else: a kill right after the kick-off must not start a second export.
+      onStarted: (started) =>
+        store.update((m) => {
+          m["bulk-status"] = started.statusUrl;
+          m.bulk = {
+            exportId: started.exportId,
+            statusUrl: started.statusUrl,
+            kickoffUrl: started.url,
+            types,
+            kickoffTime: new Date(clock.now()).toISOString(),
+          };
+        }),
+    });
+    this.#say.info(
+      `Started a bulk export of ${types.join(", ")}. Status URL: ${store.current.bulk!.statusUrl}`,
+    );
+    return store.current.bulk!;
+  }
+
+  /** Polls, reads the manifest, downloads; returns which types must be exported again, if any. */
+  async #complete(state: BulkState): Promise<Outcome> {
+    const { reporter } = this.#o;
+    reporter.emit({ type: "phase", phase: "waiting" });
+    const first = await this.#poll(state, !state.manifest);
+    let files: BulkFile[];
+    let requiresToken: boolean;
+    let statusGone = false;
+    if (first.kind === "expired") {
+      if (!state.manifest?.complete) {
+        return {
+          kind: "redo",
+          types: state.types,
+          reason:
+            `The server's status URL answered HTTP ${first.status}: the export expired before it finished.`,
+        };
+      }
+      // The job is gone but its file list is saved: try the files we still need.
+      this.#say.warn(
+        `The status URL now answers HTTP ${first.status}; downloading the remaining files from the saved manifest.`,
+      );
+      statusGone = true;
+      files = state.manifest.files;
+      requiresToken = state.manifest.requiresAccessToken;
+    } else {
+      const pages = await this.#pages(first.page, state);
+      files = await assignNames(
+        this.#o.dir,
+        pages.flatMap((p) => p.entries),
+        state.manifest?.files ?? [],
+        this.#o.gzip,
+      );
+      requiresToken = first.page.requiresAccessToken;
+      await this.#saveManifest(first.page, files);
+    }
+
+    reporter.emit({ type: "phase", phase: "downloading" });
+    let expired = await this.#downloadAll(files, requiresToken);
+    if (expired.length && !statusGone) {
+      // Signed file URLs expire; a fresh poll of the same export usually gives new ones.
+      this.#say.warn(`${expired.length} file URL(s) expired; asking the server for fresh ones.`);
+      const again = await this.#poll(this.#o.store.current.bulk!, false);
+      if (again.kind === "ready") {
+        const pages = await this.#pages(again.page, undefined);
+        files = await assignNames(
+          this.#o.dir,
+          pages.flatMap((p) => p.entries),
+          files,
+          this.#o.gzip,
+        );
+        await this.#saveManifest(again.page, files);
+        const names = new Set(expired.map((f) => f.name));
+        expired = await this.#downloadAll(
+          files.filter((f) => names.has(f.name)),
+          again.page.requiresAccessToken,
+        );
+      } else {
+        statusGone = true;
+      }
+    }
+    if (expired.some((f) => f.itemType === "deleted")) {
+      return {
+        kind: "redo",
+        types: state.types,
+        reason: "A file of deletions expired before it could be downloaded.",
+      };
+    }
+    const expiredTypes = [
+      ...new Set(expired.filter((f) => f.itemType === "output").map((f) => f.type)),
+    ];
+    for (const f of expired.filter((f) => f.itemType === "error")) {
+      this.#say.warn(
+        `The server's error file ${f.url} expired before it could be downloaded; its messages are lost.`,
+      );
+    }
+    if (expiredTypes.length) {
+      return {
+        kind: "redo",
+        types: expiredTypes.filter((t) => state.types.includes(t)),
+        reason: `Files of ${expiredTypes.join(", ")} expired before they could be downloaded.`,
+      };
+    }
+
+    await this.#finish(state, files, statusGone);
+    return { kind: "done" };
+  }
+
+  async #poll(state: BulkState, logStatus: boolean) {
+    const { http, log, reporter, clock } = this.#o;
+    return await pollUntilReady(state.statusUrl, {
+      http,
+      log,
+      reporter,
+      clock,
+      exportId: state.exportId,
+      startedMs: Date.parse(state.kickoffTime),
+      maxWaitMs: this.#o.maxWaitMs,
+      logStatus,
+    });
+  }
+
+  /** Reads every manifest page (partial manifests), logging them the first time only. */
+  async #pages(first: ManifestPage, state: BulkState | undefined): Promise<ManifestPage[]> {
+    const { log, http } = this.#o;
+    const firstTime = state !== undefined && !state.manifest;
+    const pages = [first];
+    if (firstTime) {
+      await log.write(state.exportId, "status_complete", {
+        transactionTime: first.transactionTime,
+      });
+    }
+    for (let page = first;;) {
+      if (firstTime) {
+        await log.write(state.exportId, "status_page_complete", {
+          transactionTime: page.transactionTime,
+          outputFileCount: page.counts.output,
+          deletedFileCount: page.counts.deleted,
+          errorFileCount: page.counts.error,
+        });
+      }
+      if (!page.next) break;
+      page = await fetchManifestPage(page.next, http);
+      pages.push(page);
+    }
+    if (firstTime) {
+      const total = (k: keyof ManifestPage["counts"]) => pages.reduce((n, p) => n + p.counts[k], 0);
+      await log.write(state.exportId, "manifest_complete", {
+        transactionTime: first.transactionTime,
+        totalOutputFileCount: total("output"),
+        totalDeletedFileCount: total("deleted"),
+        totalErrorFileCount: total("error"),
+        totalManifests: pages.length,
+      });
+    }
+    return pages;
+  }
+
+  async #saveManifest(first: ManifestPage, files: BulkFile[]): Promise<void> {
+    await this.#o.store.update((m) => {
+      m.bulk!.manifest = {
+        transactionTime: first.transactionTime,
+        requiresAccessToken: first.requiresAccessToken,
+        complete: true,
+        files,
+      };
+    });
+  }
+
+  /** Downloads every file not on disk yet; returns those whose URLs expired. */
+  async #downloadAll(files: BulkFile[], requiresToken: boolean): Promise<BulkFile[]> {
+    const { dir, reporter, log, store, clock } = this.#o;
+    const exportId = store.current.bulk!.exportId;
+    const todo: BulkFile[] = [];
+    for (const f of files) {
+      if (await exists(join(dir, f.name))) this.#summary.alreadyHad++;
+      else todo.push(f);
+    }
+    reporter.emit({
+      type: "files-planned",
+      total: files.length,
+      alreadyDone: files.length - todo.length,
+    });
+    const expired: BulkFile[] = [];
+    const finished = new Map<string, { resources: number; bytes: number; diskBytes: number }>();
+    let lastSave = clock.now();
+    const save = () => {
+      lastSave = clock.now();
+      const stats = new Map(finished);
+      return store.update((m) => {
+        for (const f of m.bulk?.manifest?.files ?? []) Object.assign(f, stats.get(f.name) ?? {});
+      });
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) {
+        const file = todo[next++]!;
+        await log.write(exportId, "download_request", {
+          fileUrl: file.url,
+          itemType: file.itemType,
+          resourceType: file.type,
+        });
+        reporter.emit({ type: "file-start", name: file.name, resourceType: file.type });
+        try {
+          const result = await downloadFile(file, {
+            http: this.#o.http,
+            dir,
+            gzip: this.#o.gzip,
+            auth: requiresToken,
+            reporter,
+          });
+          await log.write(exportId, "download_complete", {
+            fileUrl: file.url,
+            resourceCount: result.resources,
+            fileSize: result.bytes,
+          });
+          reporter.emit({ type: "file-done", name: file.name, resourceType: file.type, ...result });
+          finished.set(file.name, result);
+          const d = this.#summary.downloaded;
+          d.files++;
+          d.resources += result.resources;
+          d.bytes += result.bytes;
+          d.diskBytes += result.diskBytes;
+          if (clock.now() - lastSave >= SAVE_EVERY_MS) await save();
+        } catch (err) {
+          const status = err instanceof ServerError || err instanceof TransientError
+            ? err.status
+            : undefined;
+          await log.write(exportId, "download_error", {
+            fileUrl: file.url,
+            body: null,
+            code: status ?? null,
+            message: (err as Error).message,
+            responseHeaders: loggableHeaders(err instanceof ServerError ? err.headers : undefined),
+          });
+          if (!isExpiredFileError(err)) throw err;
+          expired.push(file);
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, this.#o.concurrency) }, worker));
+    } finally {
+      if (finished.size) await save();
+    }
+    return expired;
+  }
+
+  /** Marks the export's types done, reports server messages, logs, and releases the server job. */
+  async #finish(state: BulkState, files: BulkFile[], statusGone: boolean): Promise<void> {
+    const { store, log, dir, clock } = this.#o;
+    this.#o.reporter.emit({ type: "phase", phase: "finishing" });
+    const manifest = store.current.bulk!.manifest!;
+    const server = await readServerMessages(dir, files.filter((f) => f.itemType === "error"));
+    this.#summary.server.errors.push(...server.errors);
+    this.#summary.server.messages.push(...server.messages);
+    const transactionTime = Number.isNaN(Date.parse(manifest.transactionTime))
+      ? new Date(clock.now()).toISOString()
+      : manifest.transactionTime;
+    const saved = store.current.bulk!.manifest!.files;
+    const total = { files: saved.length, resources: 0, bytes: 0 };
+    for (const f of saved) {
+      // A kill between a file's rename and the next progress save loses only its counts.
+      const stats = f.resources === undefined ? await countFile(join(dir, f.name)) : f;
+      total.resources += stats.resources ?? 0;
+      total.bytes += stats.bytes ?? 0;
+    }
+    await log.write(state.exportId, "export_complete", {
+      ...total,
+      attachments: null,
+      duration: clock.now() - Date.parse(state.kickoffTime),
+    });
+    await store.update((m) => {
+      m.done ??= {};
+      for (const t of state.types) m.done[t] = transactionTime;
+      if (server.errors.length) m.serverErrors = (m.serverErrors ?? 0) + server.errors.length;
+    });
+    if (!statusGone) await this.#release(state.statusUrl);
+    await store.update((m) => {
+      delete m.bulk;
+      delete m["bulk-status"];
+    });
+  }
+
+  /** Sends the DELETE that frees the job on the server (Epic allows one export per client). */
+  async #release(statusUrl: string): Promise<void> {
+    try {
+      await this.#o.http.request(statusUrl, {
+        method: "DELETE",
+        acceptStatuses: [404, 410],
+        retry: { maxAttempts: 3 },
+      }, (res) => Promise.resolve(res.body?.cancel()));
+    } catch (err) {
+      this.#say.warn(
+        `Could not release the export job on the server (${
+          (err as Error).message
+        }). It will expire on its own.`,
+      );
+    }
+  }
+
+  /**
+   * Gives up on the current export for `types`: their partial files are removed (a new export
+   * sends them all again, and keeping both would duplicate data), the other types of the export
+   * are marked done, and the next loop kicks off anew.
+   */
+  async #redo(state: BulkState, outcome: { types: string[]; reason: string }): Promise<void> {
+    const { store, dir } = this.#o;
+    this.#say.warn(`${outcome.reason} Starting a new export of ${outcome.types.join(", ")}.`);
+    const files = state.manifest?.files ?? [];
+    for (const f of files) {
+      if (f.itemType === "output" && outcome.types.includes(f.type)) {
+        await Deno.remove(join(dir, f.name)).catch(() => {});
+      }
+    }
+    const finishedTypes = state.types.filter((t) => !outcome.types.includes(t));
+    if (state.manifest && finishedTypes.length) {
+      const time = state.manifest.transactionTime;
+      await store.update((m) => {
+        m.done ??= {};
+        for (const t of finishedTypes) m.done[t] = time;
+      });
+    }
+    await this.#release(state.statusUrl);
+    await store.update((m) => {
+      delete m.bulk;
+      delete m["bulk-status"];
+    });
+  }
+}

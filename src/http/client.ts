@@ -1,0 +1,429 @@
+/**
+ * The one HTTP client. Nothing else calls `fetch`: every request goes through the shared
+ * connection cap, the per-server slow-down, the retry policy and the rules about where the
+ * `Authorization` header may go.
+ */
+
+import { type Clock, systemClock } from "../clock.ts";
+import { AuthError, ServerError, TransientError } from "../errors.ts";
+import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
+import { guardBody, readErrorBody } from "./body.ts";
+import { OriginThrottle, Semaphore } from "./limiter.ts";
+import { backoffDelay, parseRetryAfter } from "./retry_after.ts";
+
+/** Gives the headers that authenticate us to the FHIR server (see src/auth). */
+export interface Authorizer {
+  /** Headers to add to a request to the FHIR server's origin. */
+  headers(): Promise<Record<string, string>>;
+  /** Called after a 401: forget the current credentials so the next `headers()` renews them. */
+  invalidate(): void;
+  /** False for "no authentication": then a 401 cannot be fixed by re-authorizing. */
+  readonly active: boolean;
+}
+
+/** No authentication. */
+export const NO_AUTH: Authorizer = {
+  headers: () => Promise.resolve({}),
+  invalidate: () => {},
+  active: false,
+};
+
+/** How hard to retry. */
+export interface RetryPolicy {
+  /** Tries in all, the first included. @default 10 */
+  maxAttempts: number;
+  /** First back-off delay in ms. @default 1000 */
+  baseDelayMs: number;
+  /** Largest back-off delay in ms. @default 300000 */
+  maxDelayMs: number;
+  /** Give up when the next wait would end later than this many ms after the first try. @default 3600000 */
+  deadlineMs: number;
+}
+
+/** The default retry policy: about 13 minutes of tries, at most an hour of waiting. */
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 10,
+  baseDelayMs: 1000,
+  maxDelayMs: 300_000,
+  deadlineMs: 3_600_000,
+};
+
+/** Something the client reports while it works (retries and waits), for progress and -v. */
+export type HttpEvent =
+  | {
+    type: "retry";
+    method: string;
+    url: string;
+    attempt: number;
+    delayMs: number;
+    reason: string;
+  }
+  | { type: "throttle"; origin: string; untilMs: number }
+  | { type: "reauthorize"; url: string }
+  | { type: "request"; method: string; url: string; status: number };
+
+/** Options for {@linkcode HttpClient}. */
+export interface HttpClientOptions {
+  /** The FHIR base URL. Only its origin ever receives `Authorization`. */
+  baseUrl: string;
+  /** Authentication. @default NO_AUTH */
+  auth?: Authorizer;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Requests in flight at once, downloads included. @default 5 */
+  maxConnections?: number;
+  /** Ms to wait for response headers, and the longest pause while reading a body. @default 300000 */
+  requestTimeoutMs?: number;
+  /** Cap on any wait a server asks for with Retry-After (one EHR asked for hours). @default 300000 */
+  maxRetryAfterMs?: number;
+  /** Retry policy for requests that do not give their own. @default DEFAULT_RETRY */
+  retry?: Partial<RetryPolicy>;
+  /** Headers sent on every request to the FHIR server's origin (e.g. Epic-Client-ID). */
+  headers?: Record<string, string>;
+  /** Aborts every request (SIGINT). */
+  signal?: AbortSignal | undefined;
+  /** Receives retries and waits. */
+  onEvent?: ((event: HttpEvent) => void) | undefined;
+  /** Random source for jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** Options for one request. */
+export interface RequestOptions {
+  /** @default "GET" */
+  method?: string;
+  headers?: Record<string, string>;
+  /**
+   * A replayable body (it may be sent again on retry), or a function that makes a fresh one per
+   * try (a client assertion must not be replayed: its `jti` is single-use).
+   */
+  body?:
+    | string
+    | URLSearchParams
+    | Uint8Array<ArrayBuffer>
+    | (() => Promise<string | URLSearchParams>);
+  /**
+   * Whether to send `Authorization`. Even when true it only goes to the FHIR server's origin,
+   * never to another one (redirects included). False for files whose manifest says
+   * `requiresAccessToken: false`. @default true
+   */
+  auth?: boolean;
+  /** Statuses handed to `consume` rather than treated as errors (2xx always are). */
+  acceptStatuses?: readonly number[];
+  /** Overrides of the client's retry policy. */
+  retry?: Partial<RetryPolicy>;
+  /** Also retry these statuses (e.g. a token endpoint's flaky 400). */
+  retryStatuses?: readonly number[];
+  /** Told about every failed try that will be retried (for the export log). */
+  onRetry?: (failure: TransientError) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Statuses worth retrying: timeouts, throttling, and server-side hiccups. */
+export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+const MAX_REDIRECTS = 10;
+
+/** The client. One per run, shared by every task so the connection cap is global. */
+export class HttpClient {
+  readonly baseUrl: string;
+  readonly clock: Clock;
+  readonly #origin: string;
+  #auth: Authorizer;
+  readonly #slots: Semaphore;
+  readonly #throttle: OriginThrottle;
+  readonly #timeoutMs: number;
+  readonly #maxRetryAfterMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #headers: Record<string, string>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onEvent: (event: HttpEvent) => void;
+  readonly #random: () => number;
+
+  constructor(options: HttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#origin = new URL(this.baseUrl).origin;
+    this.#auth = options.auth ?? NO_AUTH;
+    this.clock = options.clock ?? systemClock;
+    this.#slots = new Semaphore(options.maxConnections ?? 5);
+    this.#throttle = new OriginThrottle(this.clock);
+    this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#headers = { ...options.headers };
+    this.#signal = options.signal;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Sets the authentication (the SMART strategy itself needs a client to fetch tokens). */
+  setAuth(auth: Authorizer): void {
+    this.#auth = auth;
+  }
+
+  /** Adds a header sent on every request to the FHIR server's origin. */
+  setHeader(name: string, value: string): void {
+    this.#headers[name] = value;
+  }
+
+  /** The longest wait any Retry-After may impose. */
+  get maxRetryAfterMs(): number {
+    return this.#maxRetryAfterMs;
+  }
+
+  /** Resolves a URL relative to the FHIR base (`Binary/1` -> `<base>/Binary/1`). */
+  resolve(url: string): string {
+    return new URL(url, this.baseUrl + "/").href;
+  }
+
+  /** Parses a Retry-After value and caps it. */
+  retryAfterMs(value: string | null): number | undefined {
+    const ms = parseRetryAfter(value, this.clock.now());
+    return ms === undefined ? undefined : Math.min(ms, this.#maxRetryAfterMs);
+  }
+
+  /** GET (or other method) and parse the body as JSON. Returns status, headers and body. */
+  json(
+    url: string,
+    options: RequestOptions = {},
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
+    return this.request(url, options, async (res) => {
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      return { status: res.status, headers: res.headers, body };
+    });
+  }
+
+  /**
+   * Sends a request and hands the response to `consume` while it still holds its connection slot.
+   * Transient failures (network errors, 408/429/5xx, a body cut short: `consume` throwing a
+   * TransientError) are retried, with the server's Retry-After (capped) or exponential back-off.
+   * A 401 re-authorizes once without using up a try. Other statuses throw a ServerError.
+   */
+  async request<T>(
+    url: string,
+    options: RequestOptions,
+    consume: (res: Response) => Promise<T>,
+  ): Promise<T> {
+    const method = options.method ?? "GET";
+    const policy = { ...this.#retry, ...options.retry };
+    const signal = anySignal(this.#signal, options.signal);
+    const started = this.clock.now();
+    let attempt = 0;
+    let reauthorized = false;
+    for (;;) {
+      signal?.throwIfAborted();
+      attempt++;
+      let failure: TransientError;
+      try {
+        const outcome = await this.#once(url, method, options, signal, consume);
+        if (outcome.kind === "done") return outcome.value;
+        if (outcome.kind === "unauthorized") {
+          if (!reauthorized && this.#auth.active && outcome.authSent) {
+            reauthorized = true;
+            attempt--;
+            this.#auth.invalidate();
+            this.#onEvent({ type: "reauthorize", url });
+            continue;
+          }
+          throw new AuthError(
+            this.#auth.active
+              ? `The server refused our credentials (HTTP 401) for ${method} ${url}${
+                outcome.text ? `: ${outcome.text}` : ""
+              }`
+              : `The server needs authentication (HTTP 401) for ${method} ${url}. Give --smart-client-id and --smart-key, --basic-user and --basic-passwd, or --bearer-token.`,
+          );
+        }
+        failure = outcome.error;
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (!(err instanceof TransientError)) throw err;
+        failure = err;
+      }
+      const elapsed = this.clock.now() - started;
+      let delay = failure.retryAfterMs ?? backoffDelay(attempt, {
+        baseMs: policy.baseDelayMs,
+        maxMs: policy.maxDelayMs,
+        random: this.#random,
+      });
+      delay = Math.min(delay, this.#maxRetryAfterMs);
+      if (attempt >= policy.maxAttempts || elapsed + delay > policy.deadlineMs) {
+        throw new TransientError(
+          `${failure.message} (gave up after ${attempt} ${attempt === 1 ? "try" : "tries"})`,
+          { status: failure.status },
+          { cause: failure },
+        );
+      }
+      if (failure.status === 429) {
+        const until = this.clock.now() + delay;
+        this.#throttle.pause(new URL(url).origin, until);
+        this.#onEvent({ type: "throttle", origin: new URL(url).origin, untilMs: until });
+      }
+      this.#onEvent({
+        type: "retry",
+        method,
+        url,
+        attempt,
+        delayMs: delay,
+        reason: failure.message,
+      });
+      await options.onRetry?.(failure);
+      await this.clock.sleep(delay, signal);
+    }
+  }
+
+  /** One try, following redirects. */
+  async #once<T>(
+    url: string,
+    method: string,
+    options: RequestOptions,
+    signal: AbortSignal | undefined,
+    consume: (res: Response) => Promise<T>,
+  ): Promise<
+    | { kind: "done"; value: T }
+    | { kind: "unauthorized"; authSent: boolean; text: string }
+    | { kind: "retry"; error: TransientError }
+  > {
+    let current = new URL(url);
+    let currentMethod = method;
+    let body = typeof options.body === "function" ? await options.body() : options.body;
+    await this.#throttle.wait(current.origin, signal);
+    const release = await this.#slots.acquire(signal);
+    const controller = new AbortController();
+    const fetchSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    try {
+      for (let hop = 0;; hop++) {
+        const sameOrigin = current.origin === this.#origin;
+        const headers: Record<string, string> = {
+          ...(sameOrigin ? this.#headers : {}),
+          ...options.headers,
+        };
+        const authSent = sameOrigin && options.auth !== false && this.#auth.active;
+        if (authSent) Object.assign(headers, await this.#auth.headers());
+        const timer = setTimeout(
+          () => controller.abort(new TransientError(`No answer within ${this.#timeoutMs / 1000}s`)),
+          this.#timeoutMs,
+        );
+        let res: Response;
+        try {
+          res = await fetch(current, {
+            method: currentMethod,
+            headers,
+            body: body ?? null,
+            redirect: "manual",
+            signal: fetchSignal,
+          });
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason;
+          const reason = controller.signal.aborted ? controller.signal.reason : err;
+          throw new TransientError(
+            `${currentMethod} ${current.href} failed: ${describeNetworkError(reason)}`,
+            {},
+            { cause: err },
+          );
+        } finally {
+          clearTimeout(timer);
+        }
+        this.#onEvent({
+          type: "request",
+          method: currentMethod,
+          url: current.href,
+          status: res.status,
+        });
+        if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.has("location")) {
+          await res.body?.cancel();
+          if (hop >= MAX_REDIRECTS) {
+            throw new ServerError(`Too many redirects from ${url}`, { url, status: res.status });
+          }
+          current = new URL(res.headers.get("location")!, current);
+          if (
+            res.status === 303 ||
+            ((res.status === 301 || res.status === 302) && currentMethod === "POST")
+          ) {
+            currentMethod = "GET";
+            body = undefined;
+          }
+          continue;
+        }
+        if (res.status === 401) {
+          const text = bodyText(await readErrorBody(res));
+          return { kind: "unauthorized", authSent, text };
+        }
+        const accepted = (res.status >= 200 && res.status < 300) ||
+          (options.acceptStatuses?.includes(res.status) ?? false);
+        if (accepted) {
+          const guarded = guardBody(res, {
+            idleMs: this.#timeoutMs,
+            abort: (reason) => controller.abort(reason),
+            describe: `${currentMethod} ${current.href}`,
+            signal,
+          });
+          try {
+            return { kind: "done", value: await consume(guarded) };
+          } finally {
+            await guarded.body?.cancel().catch(() => {});
+          }
+        }
+        const errorBody = await readErrorBody(res);
+        const headersObj = headersToObject(res.headers);
+        const text = bodyText(errorBody);
+        const message = `${currentMethod} ${current.href} answered HTTP ${res.status}${
+          res.statusText ? ` ${res.statusText}` : ""
+        }${text ? `: ${text}` : ""}`;
+        const transient = TRANSIENT_STATUSES.has(res.status) ||
+          (options.retryStatuses?.includes(res.status) ?? false) ||
+          (res.status >= 500 && isTransientOutcome(errorBody));
+        if (transient) {
+          return {
+            kind: "retry",
+            error: new TransientError(message, {
+              status: res.status,
+              retryAfterMs: this.retryAfterMs(res.headers.get("retry-after")),
+              body: errorBody,
+              headers: headersObj,
+            }),
+          };
+        }
+        throw new ServerError(message, {
+          url: current.href,
+          status: res.status,
+          body: errorBody,
+          headers: headersObj,
+        });
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Response headers as a plain object with lower-cased names (for the export log). */
+export function headersToObject(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    out[name.toLowerCase()] = value;
+  });
+  return out;
+}
+
+function describeNetworkError(err: unknown): string {
+  if (err instanceof TransientError) return err.message;
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+function anySignal(
+  a: AbortSignal | undefined,
+  b: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (a && b) return AbortSignal.any([a, b]);
+  return a ?? b;
+}

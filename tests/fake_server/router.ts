@@ -1,0 +1,165 @@
+/**
+ * Routing: which kind of request a path is, whether it needs credentials, and which handler
+ * answers it.
+ *
+ * @module
+ */
+
+import { capabilityStatement, smartConfiguration } from "./capability.ts";
+import type { ServerContext } from "./context.ts";
+import { fileJobId, serveFile } from "./export_files.ts";
+import type { ExportJobs } from "./export_jobs.ts";
+import type { RawRequest, Reply } from "./http1.ts";
+import { json, outcome } from "./reply.ts";
+import { read, readBinary, search } from "./search.ts";
+import type { TokenEndpoint } from "./token_endpoint.ts";
+import type { RequestKind } from "./types.ts";
+
+/** A routed request, ready to run. */
+export interface Route {
+  kind: RequestKind;
+  /** Export job id, when the URL names one. */
+  jobId?: string;
+  /** Whether the normal FHIR credentials are checked before `run`. */
+  auth: boolean;
+  /** Produces the reply; `setJobId` records the id of a job a kick-off created. */
+  run: (setJobId: (id: string) => void) => Reply | Promise<Reply>;
+}
+
+/** Handlers the router dispatches to. */
+export interface Handlers {
+  ctx: ServerContext;
+  jobs: ExportJobs;
+  token: TokenEndpoint;
+}
+
+const TYPE = /^[A-Z][A-Za-z]+$/;
+
+function decodeSegments(path: string): string[] | undefined {
+  try {
+    return path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+function methodNotAllowed(method: string, allowed: string): Reply {
+  return outcome(405, "not-supported", `Method ${method} is not allowed here`, { allow: allowed });
+}
+
+/** Routes a request to the main listener. `seq` is its log number (for violation messages). */
+export function routeMain(h: Handlers, request: RawRequest, seq: number): Route {
+  const { ctx, jobs } = h;
+  const { method, path } = request;
+  const other = (reply: Reply): Route => ({ kind: "other", auth: false, run: () => reply });
+  if (path === "/auth/token") {
+    return {
+      kind: "token",
+      auth: false,
+      run: () => h.token.handle(request),
+    };
+  }
+  if (path.startsWith("/files/")) {
+    const jobId = fileJobId(path);
+    return {
+      kind: "file",
+      ...(jobId ? { jobId } : {}),
+      auth: false,
+      run: () => serveFile(ctx, jobs, request, "main", seq),
+    };
+  }
+  const base = ctx.config.basePath;
+  if (!(path === base || path.startsWith(`${base}/`))) {
+    return other(outcome(404, "not-found", `Nothing at ${path}; the FHIR base is ${ctx.baseUrl}`));
+  }
+  const segments = decodeSegments(path.slice(base.length));
+  if (!segments) return other(outcome(400, "invalid", `Malformed path ${path}`));
+  const [first, second, third] = segments;
+  const get = (kind: RequestKind, auth: boolean, run: () => Reply): Route => ({
+    kind,
+    auth,
+    run: () => (method === "GET" || method === "HEAD" ? run() : methodNotAllowed(method, "GET")),
+  });
+
+  if (segments.length === 1 && first === "metadata") {
+    return get(
+      "metadata",
+      false,
+      () => json(200, capabilityStatement(ctx.config, ctx, ctx.supportedTypes)),
+    );
+  }
+  if (segments.length === 2 && first === ".well-known" && second === "smart-configuration") {
+    return get(
+      "smart-config",
+      false,
+      () =>
+        ctx.config.smartConfiguration
+          ? json(200, smartConfiguration(ctx.config, ctx), {}, "application/json")
+          : outcome(404, "not-found", "This server has no SMART configuration"),
+    );
+  }
+  const kickoff = (level: "system" | "patient" | "group", groupId?: string): Route => ({
+    kind: "kickoff",
+    auth: true,
+    run: (setJobId) => {
+      const { reply, jobId } = jobs.kickoff(request, level, groupId);
+      if (jobId) setJobId(jobId);
+      return reply;
+    },
+  });
+  if (segments.length === 1 && first === "$export") return kickoff("system");
+  if (segments.length === 2 && first === "Patient" && second === "$export") {
+    return kickoff("patient");
+  }
+  if (segments.length === 3 && first === "Group" && third === "$export") {
+    return kickoff("group", second);
+  }
+  if (segments.length === 2 && first === "$export-status") {
+    const jobId = second!;
+    if (method === "DELETE") {
+      return {
+        kind: "delete",
+        jobId,
+        auth: true,
+        run: () => jobs.cancel(jobId),
+      };
+    }
+    return {
+      kind: "status",
+      jobId,
+      auth: true,
+      run: () =>
+        method === "GET"
+          ? jobs.status(jobId, request.query)
+          : methodNotAllowed(method, "GET, DELETE"),
+    };
+  }
+  if (segments.length === 2 && first === "Binary") {
+    return get("binary", true, () => readBinary(ctx, request, second!));
+  }
+  if (segments.length === 2 && TYPE.test(first!)) {
+    return get("read", true, () => read(ctx, first!, second!));
+  }
+  if (segments.length === 1 && TYPE.test(first!)) {
+    return get("search", true, () => search(ctx, request, first!));
+  }
+  return other(outcome(404, "not-found", `Nothing at ${path}`));
+}
+
+/** Routes a request to the second (file) listener. */
+export function routeSecond(h: Handlers, request: RawRequest, seq: number): Route {
+  if (request.path.startsWith("/files/")) {
+    const jobId = fileJobId(request.path);
+    return {
+      kind: "file",
+      ...(jobId ? { jobId } : {}),
+      auth: false,
+      run: () => serveFile(h.ctx, h.jobs, request, "second", seq),
+    };
+  }
+  return {
+    kind: "other",
+    auth: false,
+    run: () => outcome(404, "not-found", `Nothing at ${request.path}`),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * FHIR REST reads: type searches returning paged `searchset` Bundles, instance reads, and
+ * Binary reads that answer raw bytes or a Binary resource depending on Accept.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import type { ServerContext } from "./context.ts";
+import type { RawRequest, Reply } from "./http1.ts";
+import { json, outcome } from "./reply.ts";
+import { compileQuery, decodeQuery } from "./search_params.ts";
+import { SearchError } from "./search_error.ts";
+import type { Resource } from "./types.ts";
+
+const DEFAULT_COUNT = 20;
+const MAX_COUNT = 1000;
+/** Paging and format parameters, not filters. */
+const CONTROL = new Set(["_count", "_offset", "_format", "_total", "_pretty"]);
+
+function unsupported(ctx: ServerContext, type: string): Reply | undefined {
+  if (ctx.supportedTypes.includes(type)) return undefined;
+  return outcome(404, "not-supported", `Resource type "${type}" is not supported by this server`);
+}
+
+/** `GET [base]/<Type>?...`: a searchset Bundle with `next` links (absolute URLs). */
+export function search(ctx: ServerContext, request: RawRequest, type: string): Reply {
+  const bad = unsupported(ctx, type);
+  if (bad) return bad;
+  if (type === "Binary") return outcome(405, "not-supported", "Binary cannot be searched");
+  let pairs: [string, string][];
+  try {
+    pairs = decodeQuery(request.query);
+  } catch (err) {
+    if (err instanceof SearchError) return outcome(400, "invalid", err.message);
+    throw err;
+  }
+  const filters = pairs.filter(([name]) => !CONTROL.has(name));
+  const control = new Map(pairs.filter(([name]) => CONTROL.has(name)));
+  if (ctx.config.epic && type === "EpisodeOfCare" && !filters.some(([name]) => name === "type")) {
+    // Epic refuses EpisodeOfCare searches without a type.
+    return outcome(400, "required", "EpisodeOfCare searches require the type parameter");
+  }
+  const count = Math.min(MAX_COUNT, Number(control.get("_count") ?? DEFAULT_COUNT));
+  const offset = Number(control.get("_offset") ?? 0);
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(offset) || offset < 0) {
+    return outcome(
+      400,
+      "invalid",
+      "_count must be a positive integer and _offset a non-negative one",
+    );
+  }
+  let matches;
+  try {
+    matches = compileQuery(type, filters, { lastUpdated: ctx.config.lastUpdatedSearchParam });
+  } catch (err) {
+    if (err instanceof SearchError) return outcome(400, "not-supported", err.message);
+    throw err;
+  }
+  const results = candidates(ctx, type, filters).filter(matches);
+  const page = results.slice(offset, offset + count);
+  const self = `${ctx.baseUrl}/${type}${request.query === "" ? "" : `?${request.query}`}`;
+  const link = [{ relation: "self", url: self }];
+  if (offset + count < results.length) {
+    const next = filters.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`);
+    next.push(`_count=${count}`, `_offset=${offset + count}`);
+    link.push({ relation: "next", url: `${ctx.baseUrl}/${type}?${next.join("&")}` });
+  }
+  return json(200, {
+    resourceType: "Bundle",
+    id: crypto.randomUUID(),
+    meta: { lastUpdated: new Date(ctx.config.now()).toISOString() },
+    type: "searchset",
+    total: results.length,
+    link,
+    entry: page.map((resource) => ({
+      fullUrl: `${ctx.baseUrl}/${type}/${resource.id}`,
+      resource,
+      search: { mode: "match" },
+    })),
+  });
+}
+
+/** Narrows the scan with the patient index when the query names patients. */
+function candidates(ctx: ServerContext, type: string, filters: [string, string][]): Resource[] {
+  const patientParam = filters.find(([name]) => name === "patient" || name === "subject");
+  if (!patientParam) return ctx.store.resources(type);
+  const ids = patientParam[1].split(",").map((v) => v.replace(/^.*Patient\//, ""));
+  return [...new Set(ids)].flatMap((pid) => ctx.store.forPatient(pid, type));
+}
+
+/** `GET [base]/<Type>/<id>`. */
+export function read(ctx: ServerContext, type: string, id: string): Reply {
+  const bad = unsupported(ctx, type);
+  if (bad) return bad;
+  const resource = ctx.store.get(type, id);
+  if (!resource) return outcome(404, "not-found", `${type}/${id} is not known`);
+  return json(200, resource, {
+    etag: 'W/"1"',
+    "last-modified": new Date(resource.meta?.lastUpdated ?? 0).toUTCString(),
+  });
+}
+
+/** Media ranges of an Accept header, without parameters, lower-cased. */
+function accepted(header: string | undefined): string[] {
+  return (header ?? "*/*").split(",").map((p) => p.split(";")[0]!.trim().toLowerCase());
+}
+
+/**
+ * `GET [base]/Binary/<id>`: raw bytes when Accept names the Binary's mimetype (or a wildcard),
+ * a Binary resource when it asks for FHIR JSON. Anything else still gets the raw bytes with
+ * their real Content-Type, as Epic does, so clients must check what they got.
+ */
+export function readBinary(ctx: ServerContext, request: RawRequest, id: string): Reply {
+  const bad = unsupported(ctx, "Binary");
+  if (bad) return bad;
+  const binary = ctx.store.get("Binary", id);
+  if (!binary) return outcome(404, "not-found", `Binary/${id} is not known`);
+  const mime = String(binary.contentType ?? "application/octet-stream");
+  const ranges = accepted(request.headers["accept"]);
+  const wantsRaw = ranges.some((r) => r === mime || r === "*/*" || r === `${mime.split("/")[0]}/*`);
+  const wantsJson = ranges.some((r) => r === "application/fhir+json" || r === "application/json");
+  if (wantsJson && !ranges.includes(mime)) return json(200, binary);
+  const bytes = Buffer.from(String(binary.data ?? ""), "base64");
+  const contentType = mime.startsWith("text/") ? `${mime}; charset=utf-8` : mime;
+  return {
+    status: 200,
+    headers: { "content-type": contentType, ...(wantsRaw ? {} : { vary: "accept" }) },
+    body: new Uint8Array(bytes),
+  };
+}
