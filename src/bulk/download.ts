@@ -1,7 +1,7 @@
 /** Downloading one export file: streamed, counted, gzip-compressed, written atomically. */
 
 import { join } from "node:path";
-import { ServerError, SmartFetchError, TransientError } from "../errors.ts";
+import { ServerError, type SmartFetchError, TransientError } from "../errors.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { Reporter } from "../log/events.ts";
 import { ensureDir } from "../workspace/files.ts";
@@ -35,30 +35,27 @@ class NdjsonStats {
   #head: Uint8Array[] = [];
   #headBytes = 0;
   #checked = false;
+  #reported = 0;
 
   constructor(private readonly what: string, private readonly onBytes: (n: number) => void) {}
 
-  stream(): TransformStream<Uint8Array, Uint8Array> {
-    let reported = 0;
-    return new TransformStream({
-      transform: (chunk, controller) => {
-        this.#count(chunk);
-        if (!this.#checked) this.#collectHead(chunk);
-        this.bytes += chunk.length;
-        if (this.bytes - reported >= PROGRESS_EVERY) {
-          reported = this.bytes;
-          this.onBytes(this.bytes);
-        }
-        controller.enqueue(chunk);
-      },
-      flush: (controller) => {
-        if (!this.#checked && this.#headBytes > 0) this.#checkHead();
-        if (this.#last !== 0x0a) {
-          this.resources++;
-          controller.enqueue(new Uint8Array([0x0a]));
-        }
-      },
-    });
+  /** Takes the next chunk into account. */
+  add(chunk: Uint8Array): void {
+    this.#count(chunk);
+    if (!this.#checked) this.#collectHead(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes - this.#reported >= PROGRESS_EVERY) {
+      this.#reported = this.bytes;
+      this.onBytes(this.bytes);
+    }
+  }
+
+  /** At the end: the bytes to append (a final newline), if any. */
+  finish(): Uint8Array | undefined {
+    if (!this.#checked && this.#headBytes > 0) this.#checkHead();
+    if (this.#last === 0x0a) return undefined;
+    this.resources++;
+    return new Uint8Array([0x0a]);
   }
 
   #count(chunk: Uint8Array): void {
@@ -114,31 +111,95 @@ class NdjsonStats {
   }
 }
 
-/** Decompresses a body that is gzip without saying so (some storage serves .gz objects as-is). */
-async function sniffGzip(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
-  const reader = body.getReader();
-  const first = await reader.read();
-  const rest = new ReadableStream<Uint8Array>({
+/** True when bytes start like a gzip stream. */
+function isGzip(bytes: Uint8Array | undefined): boolean {
+  return !!bytes && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * A body that is gzip without saying so (some storage serves .gz objects as they are): the
+ * first chunk, already read, and the rest, decompressed together. Rare, so streams are fine here.
+ */
+function gunzipRest(
+  first: Uint8Array,
+  rest: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>,
+) {
+  return new ReadableStream<Uint8Array>({
     start(controller) {
-      if (first.done) controller.close();
-      else controller.enqueue(first.value);
+      controller.enqueue(first);
     },
     async pull(controller) {
-      const { done, value } = await reader.read();
+      const { done, value } = rest instanceof ReadableStreamBYOBReader
+        ? await rest.read(new Uint8Array(READ_BUFFER))
+        : await (rest as ReadableStreamDefaultReader<Uint8Array>).read();
       if (done) controller.close();
       else controller.enqueue(value);
     },
     cancel(reason) {
-      return reader.cancel(reason);
+      return rest.cancel(reason);
     },
-  }, { highWaterMark: 0 });
-  const bytes = first.done ? undefined : first.value;
-  if (bytes && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    return rest.pipeThrough(
-      new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
-    );
+  }).pipeThrough(new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>)
+    .getReader();
+}
+
+/** Size of the buffer a download reads into (reused: no garbage per chunk). */
+const READ_BUFFER = 256 * 1024;
+
+/**
+ * Moves the body into the file. A plain read loop, not a chain of stream stages (each stage
+ * costs a promise per chunk), reading into one reused buffer where the body allows it (BYOB),
+ * so memory stays flat and the garbage collector idle: this is the hot path.
+ */
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  stats: NdjsonStats,
+  sink: WritableStream<Uint8Array>,
+  progress: () => void,
+): Promise<void> {
+  const out = sink.getWriter();
+  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    let buffer: ArrayBuffer | undefined = new ArrayBuffer(READ_BUFFER);
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = body.getReader({ mode: "byob" });
+      reader = byob;
+    } catch {
+      reader = body.getReader();
+      buffer = undefined;
+    }
+    const read = async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+      const next = byob && buffer
+        ? await byob.read(new Uint8Array(buffer))
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      progress();
+      return next;
+    };
+    let next = await read();
+    if (!next.done && isGzip(next.value)) {
+      // Rare: gzip bytes without Content-Encoding. Copy the first chunk out of the shared buffer.
+      reader = gunzipRest(
+        next.value.slice(),
+        byob ?? (reader as ReadableStreamDefaultReader<Uint8Array>),
+      );
+      byob = undefined;
+      next = await read();
+    }
+    while (!next.done) {
+      stats.add(next.value);
+      // Awaited: the buffer is reused for the next read once the compressor has taken the bytes.
+      await out.write(next.value);
+      if (byob) buffer = next.value.buffer as ArrayBuffer;
+      next = await read();
+    }
+    const tail = stats.finish();
+    if (tail) await out.write(tail);
+    await out.close();
+  } catch (err) {
+    await reader?.cancel(err).catch(() => {});
+    await out.abort(err).catch(() => {});
+    throw err;
   }
-  return rest;
 }
 
 /** Options for {@linkcode downloadFile}. */
@@ -168,7 +229,8 @@ export async function downloadFile(
   return await http.request(file.url, {
     auth: options.auth,
     headers: { Accept: "application/fhir+ndjson" },
-  }, async (res) => {
+    streaming: true,
+  }, async (res, progress) => {
     const writer = await AtomicFileWriter.create(path, { gzip: options.gzip });
     const stats = new NdjsonStats(
       `The file ${file.url}`,
@@ -176,20 +238,12 @@ export async function downloadFile(
     );
     try {
       if (!res.body) throw new TransientError(`${file.url} answered without a body`);
-      const body = await sniffGzip(res.body);
-      await body.pipeThrough(stats.stream()).pipeTo(writer.writable);
+      await pump(res.body, stats, writer.writable, progress);
       await writer.commit();
     } catch (err) {
+      // The client turns stream failures (a cut connection, a corrupt gzip stream) into retries.
       await writer.abort();
-      if (err instanceof SmartFetchError) throw err;
-      // File-system failures (disk full, permissions) are not the network's fault: no retry.
-      if (err instanceof Error && err.name in Deno.errors) throw err;
-      // Anything else while streaming (a corrupt gzip stream, a cut decoder) is worth a retry.
-      throw new TransientError(
-        `Downloading ${file.url} failed: ${err instanceof Error ? err.message : String(err)}`,
-        {},
-        { cause: err },
-      );
+      throw err;
     }
     return { resources: stats.resources, bytes: stats.bytes, diskBytes: writer.diskBytes };
   });

@@ -4,7 +4,7 @@
  * (e.g. SMART_FETCH_BASIC_PASSWD), which keeps secrets out of `ps` and shell history.
  */
 
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkSince, collect, intParser, parseDuration } from "./parsers.ts";
 
 /** `--basic-passwd` -> `SMART_FETCH_BASIC_PASSWD`. */
@@ -135,7 +135,13 @@ export function addSinceOptions(cmd: Command, allowAuto: boolean): Command {
             ? "only resources changed after this time, or 'auto' to continue from earlier exports"
             : "only resources changed after this time",
         ),
-      ).argParser((v: string) => (allowAuto && v === "auto" ? v : checkSince(v))),
+      ).argParser((v: string) => {
+        if (v !== "auto") return checkSince(v);
+        if (allowAuto) return v;
+        throw new InvalidArgumentError(
+          "'auto' continues from earlier exports, which only a managed folder has: use smart-fetch export, or give a time.",
+        );
+      }),
     )
     .addOption(
       withEnv(new Option("--since-mode <mode>", "how --since selects resources"))

@@ -68,6 +68,12 @@ export function parseTypes(values: string[] | undefined): string[] {
   return types;
 }
 
+/** Checks the selection flags before anything touches the network or the disk. */
+export function checkSelection(flags: SelectionFlags): void {
+  const wanted = parseTypes(flags.type);
+  buildTypeFilters(wanted, flags.typeFilter ?? [], { defaultFilters: false, isEpic: false });
+}
+
 /**
  * Resolves the flags against the server: drops types it does not support (saying so), applies
  * the default Observation filter (Epic variant on Epic), and picks the since mode.
@@ -77,9 +83,8 @@ export function resolveRequest(
   caps: Capabilities,
   say: Messages,
 ): ExportRequest {
+  checkSelection(flags);
   const wanted = parseTypes(flags.type);
-  // Check the filters' syntax against what was asked, before dropping unsupported types.
-  buildTypeFilters(wanted, flags.typeFilter ?? [], { defaultFilters: false, isEpic: false });
   const types = wanted.filter((t) => {
     if (caps.supportsType(t)) return true;
     say.info(`Skipping ${t} because the server does not support it.`);

@@ -3,7 +3,9 @@
 import { join } from "node:path";
 import { BulkExporter, type BulkSummary } from "../bulk/exporter.ts";
 import type { ExportLevel } from "../bulk/kickoff.ts";
+import { authKind } from "../auth/mod.ts";
 import {
+  checkSelection,
   checkTypes,
   describeSince,
   resolveRequest,
@@ -102,6 +104,8 @@ export async function runBulk(
     );
   }
   const level = levelOf(flags);
+  checkSelection(flags);
+  authKind(flags);
   const say = new Messages(ctx.reporter);
 
   await ensureDir(dir);

@@ -22,38 +22,44 @@ export interface GuardOptions {
 export function guardBody(res: Response, options: GuardOptions): Response {
   if (!res.body) return res;
   const reader = res.body.getReader();
+  // One watchdog per body, not a timer per chunk: this sits on the download hot path.
+  let last = Date.now();
+  let stalled: TransientError | undefined;
+  const watchdog = setInterval(() => {
+    if (Date.now() - last < options.idleMs) return;
+    stalled = new TransientError(
+      `${options.describe}: no data for ${Math.round(options.idleMs / 1000)}s`,
+    );
+    clearInterval(watchdog);
+    options.abort(stalled);
+  }, Math.max(10, Math.min(options.idleMs / 4, 5000)));
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const err = new TransientError(
-            `${options.describe}: no data for ${Math.round(options.idleMs / 1000)}s`,
-          );
-          options.abort(err);
-          reject(err);
-        }, options.idleMs);
-      });
       try {
-        const { done, value } = await Promise.race([reader.read(), stalled]);
-        if (done) controller.close();
-        else controller.enqueue(value);
+        const { done, value } = await reader.read();
+        last = Date.now();
+        if (done) {
+          clearInterval(watchdog);
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
       } catch (err) {
+        clearInterval(watchdog);
         if (options.signal?.aborted) return controller.error(options.signal.reason);
         controller.error(
-          err instanceof TransientError ? err : new TransientError(
+          stalled ?? (err instanceof TransientError ? err : new TransientError(
             `${options.describe}: connection lost while reading the body (${
               err instanceof Error ? err.message : String(err)
             })`,
             {},
             { cause: err },
-          ),
+          )),
         );
-      } finally {
-        clearTimeout(timer);
       }
     },
     cancel(reason) {
+      clearInterval(watchdog);
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

@@ -5,7 +5,7 @@
  */
 
 import { type Clock, systemClock } from "../clock.ts";
-import { AuthError, ServerError, TransientError } from "../errors.ts";
+import { AuthError, ServerError, SmartFetchError, TransientError } from "../errors.ts";
 import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
 import { guardBody, readErrorBody } from "./body.ts";
 import { OriginThrottle, Semaphore } from "./limiter.ts";
@@ -116,6 +116,12 @@ export interface RequestOptions {
   retryStatuses?: readonly number[];
   /** Told about every failed try that will be retried (for the export log). */
   onRetry?: (failure: TransientError) => void | Promise<void>;
+  /**
+   * The consumer reads the raw body itself (for BYOB reads into a reused buffer on the download
+   * hot path) and calls `progress()` whenever bytes arrive; the idle watchdog still applies, and
+   * any failure while reading is retried.
+   */
+  streaming?: boolean;
   signal?: AbortSignal;
 }
 
@@ -208,7 +214,7 @@ export class HttpClient {
   async request<T>(
     url: string,
     options: RequestOptions,
-    consume: (res: Response) => Promise<T>,
+    consume: (res: Response, progress: () => void) => Promise<T>,
   ): Promise<T> {
     const method = options.method ?? "GET";
     const policy = { ...this.#retry, ...options.retry };
@@ -283,7 +289,7 @@ export class HttpClient {
     method: string,
     options: RequestOptions,
     signal: AbortSignal | undefined,
-    consume: (res: Response) => Promise<T>,
+    consume: (res: Response, progress: () => void) => Promise<T>,
   ): Promise<
     | { kind: "done"; value: T }
     | { kind: "unauthorized"; authSent: boolean; text: string }
@@ -357,14 +363,21 @@ export class HttpClient {
         const accepted = (res.status >= 200 && res.status < 300) ||
           (options.acceptStatuses?.includes(res.status) ?? false);
         if (accepted) {
+          const describe = `${currentMethod} ${current.href}`;
+          if (options.streaming) {
+            return {
+              kind: "done",
+              value: await this.#consumeRaw(res, describe, controller, signal, consume),
+            };
+          }
           const guarded = guardBody(res, {
             idleMs: this.#timeoutMs,
             abort: (reason) => controller.abort(reason),
-            describe: `${currentMethod} ${current.href}`,
+            describe,
             signal,
           });
           try {
-            return { kind: "done", value: await consume(guarded) };
+            return { kind: "done", value: await consume(guarded, () => {}) };
           } finally {
             await guarded.body?.cancel().catch(() => {});
           }
@@ -398,6 +411,46 @@ export class HttpClient {
       }
     } finally {
       release();
+    }
+  }
+
+  /** Hands the raw response to a streaming consumer, with an idle watchdog fed by `progress`. */
+  async #consumeRaw<T>(
+    res: Response,
+    describe: string,
+    controller: AbortController,
+    signal: AbortSignal | undefined,
+    consume: (res: Response, progress: () => void) => Promise<T>,
+  ): Promise<T> {
+    let last = Date.now();
+    let stalled: TransientError | undefined;
+    const watchdog = setInterval(() => {
+      if (Date.now() - last < this.#timeoutMs) return;
+      stalled = new TransientError(
+        `${describe}: no data for ${Math.round(this.#timeoutMs / 1000)}s`,
+      );
+      controller.abort(stalled);
+    }, Math.max(10, Math.min(this.#timeoutMs / 4, 5000)));
+    try {
+      return await consume(res, () => {
+        last = Date.now();
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (stalled) throw stalled;
+      if (err instanceof SmartFetchError) throw err;
+      // File-system failures (disk full, permissions) are not the network's fault: no retry.
+      if (err instanceof Error && err.name in Deno.errors) throw err;
+      throw new TransientError(
+        `${describe}: connection lost while reading the body (${
+          err instanceof Error ? err.message : String(err)
+        })`,
+        {},
+        { cause: err },
+      );
+    } finally {
+      clearInterval(watchdog);
+      await res.body?.cancel().catch(() => {});
     }
   }
 }

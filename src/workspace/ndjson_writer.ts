@@ -1,6 +1,6 @@
 /** A streaming, crash-safe writer for one NDJSON file, optionally gzip-compressed. */
 
-import { commitTemp, FILE_MODE, tempPathFor, writeAll } from "./files.ts";
+import { commitTemp, FILE_MODE, tempPathFor } from "./files.ts";
 
 /**
  * Writes to a temporary name next to `path` and renames it to `path` only in
@@ -8,32 +8,25 @@ import { commitTemp, FILE_MODE, tempPathFor, writeAll } from "./files.ts";
  * CompressionStream straight to disk). A crash leaves only a `.part` file that no reader picks up.
  */
 export class AtomicFileWriter {
-  /** Bytes written to disk so far (compressed size when gzip). */
+  /** Bytes on disk (compressed size when gzip), known after commit. */
   diskBytes = 0;
   /** Where the bytes go: plain NDJSON in; gzip (if asked) happens inside. */
   readonly writable: WritableStream<Uint8Array>;
-  readonly #file: Deno.FsFile;
   readonly #temp: string;
-  #closed = false;
-  #finished: Promise<void>;
+  readonly #finished: Promise<void>;
 
   private constructor(readonly path: string, temp: string, file: Deno.FsFile, gzip: boolean) {
     this.#temp = temp;
-    this.#file = file;
-    const sink = new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        await writeAll(file, chunk);
-        this.diskBytes += chunk.length;
-      },
-    });
+    // The file's own writable is the fast path to disk (a custom sink costs ~30% throughput);
+    // it closes the file when the stream ends, so commit() fsyncs through a second handle.
     if (gzip) {
       const gz = new CompressionStream("gzip");
       this.writable = gz.writable as WritableStream<Uint8Array>;
-      this.#finished = gz.readable.pipeTo(sink);
+      this.#finished = gz.readable.pipeTo(file.writable);
       // The pipe's rejection is re-raised by commit(); do not let it go unhandled meanwhile.
       this.#finished.catch(() => {});
     } else {
-      this.writable = sink;
+      this.writable = file.writable;
       this.#finished = Promise.resolve();
     }
   }
@@ -46,33 +39,25 @@ export class AtomicFileWriter {
   }
 
   /**
-   * Call after the writable has been closed (e.g. by `pipeTo`): waits for the last compressed
-   * bytes, fsyncs, and renames into place.
+   * Call after the writable has been closed: waits for the last compressed bytes, fsyncs, and
+   * renames into place.
    */
   async commit(): Promise<void> {
     await this.#finished;
-    await this.#file.sync();
-    this.#close();
+    const file = await Deno.open(this.#temp, { read: true, write: true });
+    try {
+      await file.sync();
+      this.diskBytes = (await file.stat()).size;
+    } finally {
+      file.close();
+    }
     await commitTemp(this.#temp, this.path);
   }
 
   /** Throws the partial file away. Safe to call after a failure at any point. */
   async abort(): Promise<void> {
-    try {
-      await this.writable.abort().catch(() => {});
-    } finally {
-      this.#close();
-      await Deno.remove(this.#temp).catch(() => {});
-    }
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#file.close();
-    } catch {
-      // Already closed by a failed stream.
-    }
+    await this.writable.abort().catch(() => {});
+    await this.#finished.catch(() => {});
+    await Deno.remove(this.#temp).catch(() => {});
   }
 }
