@@ -1,7 +1,7 @@
 /** Downloading one export file: streamed, counted, gzip-compressed, written atomically. */
 
 import { join } from "node:path";
-import { ServerError, type SmartFetchError, TransientError } from "../errors.ts";
+import { ServerError, TransientError } from "../errors.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { Reporter } from "../log/events.ts";
 import { ensureDir } from "../workspace/files.ts";
