@@ -73,7 +73,12 @@ Deno.test("SIGKILL at random moments, then the same command, gives the same data
   const expected = await contents(reference);
   assert.ok(expected.size > 40, `enough files to kill during downloads (${expected.size})`);
 
-  const kills: { atMs: number; requestIndex: number; complete: Set<string>; urlOf: Map<string, string> }[] = [];
+  const kills: {
+    atMs: number;
+    requestIndex: number;
+    complete: Set<string>;
+    urlOf: Map<string, string>;
+  }[] = [];
   for (let round = 0; round < 6; round++) {
     const delay = 150 + Math.floor(Math.random() * 1200);
     const child = spawnCli(args(killed));
@@ -88,7 +93,9 @@ Deno.test("SIGKILL at random moments, then the same command, gives the same data
     await child.stderr.cancel();
     const complete = await checkInvariants(killed, `after a kill at ${delay} ms (round ${round})`);
     const meta = await metadata(killed).catch(() => ({} as Record<string, unknown>));
-    const files = ((meta.bulk as { manifest?: { files: { name: string; url: string }[] } } | undefined)?.manifest?.files) ?? [];
+    const files =
+      ((meta.bulk as { manifest?: { files: { name: string; url: string }[] } } | undefined)
+        ?.manifest?.files) ?? [];
     const urlOf = new Map(files.map((f) => [f.name, new URL(f.url).pathname]));
     kills.push({ atMs: delay, requestIndex: server.requests.length, complete, urlOf });
     if (status.success) break;
@@ -96,38 +103,60 @@ Deno.test("SIGKILL at random moments, then the same command, gives the same data
 
   const last = await runCliProcess(args(killed));
   assert.equal(last.code, 0, last.stderr);
-  assert.deepEqual(await contents(killed), expected, `kills at ${kills.map((k) => k.atMs).join(", ")} ms`);
+  assert.deepEqual(
+    await contents(killed),
+    expected,
+    `kills at ${kills.map((k) => k.atMs).join(", ")} ms`,
+  );
   assert.ok(!(await listFiles(killed)).some((f) => f.endsWith(".part")), "no temporary files left");
 
   // A file that was complete when a run was killed is never requested again.
   for (const kill of kills) {
     const donePaths = new Set([...kill.complete].map((n) => kill.urlOf.get(n)).filter(Boolean));
-    const again = server.requests.slice(kill.requestIndex).filter((r) => r.kind === "file" && donePaths.has(r.path));
-    assert.deepEqual(again.map((r) => r.path), [], `re-downloaded after the kill at ${kill.atMs} ms`);
+    const again = server.requests.slice(kill.requestIndex).filter((r) =>
+      r.kind === "file" && donePaths.has(r.path)
+    );
+    assert.deepEqual(
+      again.map((r) => r.path),
+      [],
+      `re-downloaded after the kill at ${kill.atMs} ms`,
+    );
   }
 
   // The log names one export whose last kickoff has its status_complete (what Cumulus ETL reads).
   const rows = await logRows(killed);
   const lastKickoff = rows.filter((r) => r.eventId === "kickoff").at(-1)!;
-  assert.ok(rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId));
+  assert.ok(
+    rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId),
+  );
   assert.equal(rows.at(-1)!.eventId, "export_complete");
 });
 
 Deno.test("a run killed while waiting for the server resumes by polling, without a second kick-off", async () => {
-  await using server = await FakeFhirServer.start({ patients: 3, pollsUntilReady: 3, progressRetryAfter: "1" });
+  await using server = await FakeFhirServer.start({
+    patients: 3,
+    pollsUntilReady: 3,
+    progressRetryAfter: "1",
+  });
   await using out = await tempDir();
   const dir = join(out.path, "waiting");
   const args = ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Condition", dir];
   const child = spawnCli(args);
   // Wait until the kick-off has been answered and saved, then kill.
-  for (let i = 0; i < 200 && !server.requests.some((r) => r.kind === "status"); i++) await sleep(20);
+  for (let i = 0; i < 200 && !server.requests.some((r) => r.kind === "status"); i++) {
+    await sleep(20);
+  }
   await sleep(100);
   child.kill("SIGKILL");
   await child.status;
   await child.stdout.cancel();
   await child.stderr.cancel();
   const saved = await metadata(dir);
-  assert.match(String(saved["bulk-status"]), /\$export-status\//, "the status URL was saved at once");
+  assert.match(
+    String(saved["bulk-status"]),
+    /\$export-status\//,
+    "the status URL was saved at once",
+  );
 
   const done = await runCliProcess(args);
   assert.equal(done.code, 0, done.stderr);

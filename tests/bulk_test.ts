@@ -35,7 +35,9 @@ function expectedIds(server: FakeFhirServer, patients?: string[]): Map<string, s
     }
     if (type === "Observation") {
       resources = resources.filter((r) =>
-        (r.category as { coding: { code: string }[] }[] | undefined)?.some((c) => c.coding.some((x) => STANDARD.has(x.code)))
+        (r.category as { coding: { code: string }[] }[] | undefined)?.some((c) =>
+          c.coding.some((x) => STANDARD.has(x.code))
+        )
       );
     }
     if (resources.length) out.set(type, resources.map((r) => String(r.id)).sort());
@@ -56,7 +58,9 @@ Deno.test("a system export writes every type, the log and .metadata, then releas
   const files = await listFiles(dir);
   assert.ok(files.includes("Observation.002.ndjson.gz"), "big types span several numbered files");
   assert.ok(files.every((f) => !f.endsWith(".part")), "no temporary file left");
-  for (const f of files) assert.equal((await Deno.stat(join(dir, f))).mode! & 0o007, 0, `${f} is world-readable`);
+  for (const f of files) {
+    assert.equal((await Deno.stat(join(dir, f))).mode! & 0o007, 0, `${f} is world-readable`);
+  }
   assert.equal((await Deno.stat(dir)).mode! & 0o007, 0);
 
   const rows = await logRows(dir);
@@ -68,7 +72,10 @@ Deno.test("a system export writes every type, the log and .metadata, then releas
     "status_complete",
     "status_page_complete",
   ]);
-  assert.equal(events.filter((e) => e === "download_request").length, events.filter((e) => e === "download_complete").length);
+  assert.equal(
+    events.filter((e) => e === "download_request").length,
+    events.filter((e) => e === "download_complete").length,
+  );
   assert.equal(events.at(-1), "export_complete");
   const kickoff = rows[0]!.eventDetail;
   assert.match(String(kickoff.exportUrl), /^http:\/\/127\.0\.0\.1:\d+\/fhir\/\$export\?_type=/);
@@ -90,7 +97,10 @@ Deno.test("a system export writes every type, the log and .metadata, then releas
   const kick = server.requests.filter((r) => r.kind === "kickoff");
   assert.equal(kick.length, 1);
   assert.equal(kick[0]!.query.split("&").filter((p) => p.startsWith("_type=")).length, 1);
-  assert.match(kick[0]!.query, /_typeFilter=Observation%3Fcategory%3Dsocial-history%252Cvital-signs/);
+  assert.match(
+    kick[0]!.query,
+    /_typeFilter=Observation%3Fcategory%3Dsocial-history%252Cvital-signs/,
+  );
   assert.equal(kick[0]!.headers["prefer"], "respond-async");
   // The job was released.
   assert.equal(server.requests.filter((r) => r.kind === "delete").length, 1);
@@ -107,11 +117,23 @@ Deno.test("a Group export by POST, a Patient-level export, and GET falling back 
   await using out = await tempDir();
   const clock = new FakeClock();
   const group = join(out.path, "even");
-  const r1 = await runCli(["bulk", "--fhir-url", server.baseUrl, "--group", "even", "--type", "Patient,Condition", group], { clock });
+  const r1 = await runCli([
+    "bulk",
+    "--fhir-url",
+    server.baseUrl,
+    "--group",
+    "even",
+    "--type",
+    "Patient,Condition",
+    group,
+  ], { clock });
   assert.equal(r1.code, 0, r1.stderr);
   const even = server.groupMembers("even");
   const expected = expectedIds(server, even);
-  assert.deepEqual(await idsByType(group), new Map([["Patient", expected.get("Patient")!], ["Condition", expected.get("Condition")!]]));
+  assert.deepEqual(
+    await idsByType(group),
+    new Map([["Patient", expected.get("Patient")!], ["Condition", expected.get("Condition")!]]),
+  );
   const kicks = server.requests.filter((r) => r.kind === "kickoff");
   assert.deepEqual(kicks.map((k) => [k.method, k.status]), [["GET", 405], ["POST", 202]]);
   assert.match(kicks[1]!.path, /\/Group\/even\/\$export$/);
@@ -119,24 +141,51 @@ Deno.test("a Group export by POST, a Patient-level export, and GET falling back 
   const rows = await logRows(group);
   const lastKickoff = rows.filter((r) => r.eventId === "kickoff").at(-1)!;
   assert.match(String(lastKickoff.eventDetail.exportUrl), /\/Group\/even\/\$export$/);
-  assert.ok(rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId));
+  assert.ok(
+    rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId),
+  );
 
   const patients = join(out.path, "patients");
   const r2 = await runCli(
-    ["bulk", "--fhir-url", server.baseUrl, "--patient-level", "--kickoff", "post", "--type", "Patient", patients],
+    [
+      "bulk",
+      "--fhir-url",
+      server.baseUrl,
+      "--patient-level",
+      "--kickoff",
+      "post",
+      "--type",
+      "Patient",
+      patients,
+    ],
     { clock },
   );
   assert.equal(r2.code, 0, r2.stderr);
-  assert.match(server.requests.filter((r) => r.kind === "kickoff").at(-1)!.path, /\/Patient\/\$export$/);
+  assert.match(
+    server.requests.filter((r) => r.kind === "kickoff").at(-1)!.path,
+    /\/Patient\/\$export$/,
+  );
   assert.equal((await idsByType(patients)).get("Patient")!.length, 6);
 });
 
 Deno.test("partial manifests are followed, and --no-compression writes plain .ndjson", async () => {
-  await using server = await FakeFhirServer.start({ patients: 4, resourcesPerFile: 5, manifestPageSize: 3 });
+  await using server = await FakeFhirServer.start({
+    patients: 4,
+    resourcesPerFile: 5,
+    manifestPageSize: 3,
+  });
   await using out = await tempDir();
   const dir = join(out.path, "plain");
   const result = await runCli(
-    ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Encounter,Condition", "--no-compression", dir],
+    [
+      "bulk",
+      "--fhir-url",
+      server.baseUrl,
+      "--type",
+      "Patient,Encounter,Condition",
+      "--no-compression",
+      dir,
+    ],
     { clock: new FakeClock() },
   );
   assert.equal(result.code, 0, result.stderr);
@@ -145,11 +194,16 @@ Deno.test("partial manifests are followed, and --no-compression writes plain .nd
   assert.ok(!files.some((f) => f.endsWith(".gz")));
   const ids = await idsByType(dir);
   const expected = expectedIds(server);
-  for (const t of ["Patient", "Encounter", "Condition"]) assert.deepEqual(ids.get(t), expected.get(t));
+  for (const t of ["Patient", "Encounter", "Condition"]) {
+    assert.deepEqual(ids.get(t), expected.get(t));
+  }
   const rows = await logRows(dir);
   const pages = rows.filter((r) => r.eventId === "status_page_complete").length;
   assert.ok(pages > 1);
-  assert.equal(rows.find((r) => r.eventId === "manifest_complete")!.eventDetail.totalManifests, pages);
+  assert.equal(
+    rows.find((r) => r.eventId === "manifest_complete")!.eventDetail.totalManifests,
+    pages,
+  );
 });
 
 Deno.test("errors the server reports are kept in error/, summarized, exit 3, and do not restart the export", async () => {
@@ -163,14 +217,28 @@ Deno.test("errors the server reports are kept in error/, summarized, exit 3, and
   await using out = await tempDir();
   const dir = join(out.path, "x");
   const clock = new FakeClock();
-  const result = await runCli(["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Observation", dir], { clock });
+  const result = await runCli([
+    "bulk",
+    "--fhir-url",
+    server.baseUrl,
+    "--type",
+    "Patient,Observation",
+    dir,
+  ], { clock });
   assert.equal(result.code, 3, result.stderr);
   assert.match(result.stdout, /Observation search failed for pat-0002/);
   assert.match(result.stdout, /Export took 3 seconds/);
   assert.ok((await listFiles(dir)).includes("error/OperationOutcome.001.ndjson.gz"));
   const meta = await metadata(dir);
   assert.deepEqual(Object.keys(meta.done as object).sort(), ["Observation", "Patient"]);
-  const again = await runCli(["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Observation", dir], { clock });
+  const again = await runCli([
+    "bulk",
+    "--fhir-url",
+    server.baseUrl,
+    "--type",
+    "Patient,Observation",
+    dir,
+  ], { clock });
   assert.equal(again.code, 3);
   assert.equal(server.requests.filter((r) => r.kind === "kickoff").length, 1, "no new export");
 });
@@ -182,11 +250,23 @@ Deno.test("a since export passes _since and keeps the server's deletions in dele
   await using out = await tempDir();
   const dir = join(out.path, "since");
   const result = await runCli(
-    ["bulk", "--fhir-url", server.baseUrl, "--type", "Condition", "--since", "2024-01-01T00:00:00Z", dir],
+    [
+      "bulk",
+      "--fhir-url",
+      server.baseUrl,
+      "--type",
+      "Condition",
+      "--since",
+      "2024-01-01T00:00:00Z",
+      dir,
+    ],
     { clock: new FakeClock() },
   );
   assert.equal(result.code, 0, result.stderr);
-  assert.match(server.requests.find((r) => r.kind === "kickoff")!.query, /_since=2024-01-01T00%3A00%3A00Z/);
+  assert.match(
+    server.requests.find((r) => r.kind === "kickoff")!.query,
+    /_since=2024-01-01T00%3A00%3A00Z/,
+  );
   const deleted = (await listFiles(dir)).filter((f) => f.startsWith("deleted/"));
   assert.deepEqual(deleted, ["deleted/Bundle.001.ndjson.gz"]);
   const meta = await metadata(dir);
@@ -201,7 +281,10 @@ Deno.test("bad input: a clear one-line error, exit 2, and nothing written", asyn
   const clock = new FakeClock();
   const cases: [string[], RegExp][] = [
     [["--type", "Patient,Nope"], /Unknown resource type "Nope"/],
-    [["--type", "Patient", "--type-filter", "Condition?code=1"], /Condition but that type is not included in --type/],
+    [
+      ["--type", "Patient", "--type-filter", "Condition?code=1"],
+      /Condition but that type is not included in --type/,
+    ],
     [["--type-filter", "Observation"], /'Resource\?params'/],
     [["--since", "yesterday"], /--since.*'yesterday' is invalid/],
     [["--since", "auto"], /use smart-fetch export/],
@@ -217,9 +300,17 @@ Deno.test("bad input: a clear one-line error, exit 2, and nothing written", asyn
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
     const created = await Deno.stat(dir).then(() => true, () => false);
-    if (created) assert.deepEqual((await listFiles(dir)).filter((f) => f !== ".lock"), [], `${flags.join(" ")} wrote files`);
+    if (created) {
+      assert.deepEqual(
+        (await listFiles(dir)).filter((f) => f !== ".lock"),
+        [],
+        `${flags.join(" ")} wrote files`,
+      );
+    }
   }
-  const url = await runCli(["bulk", "--fhir-url", server.baseUrl, "https://example.org/out"], { clock });
+  const url = await runCli(["bulk", "--fhir-url", server.baseUrl, "https://example.org/out"], {
+    clock,
+  });
   assert.equal(url.code, 2);
   assert.match(url.stderr, /looks like a URL/);
 });

@@ -131,9 +131,7 @@ export class BulkExporter {
           };
         }),
     });
-    this.#say.info(
-      `Started a bulk export of ${types.join(", ")}. Status URL: ${store.current.bulk!.statusUrl}`,
-    );
+    this.#say.info(`The server accepted the export. Status URL: ${store.current.bulk!.statusUrl}`);
     return store.current.bulk!;
   }
 

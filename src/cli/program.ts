@@ -71,11 +71,11 @@ export function buildProgram(pc: ProgramContext): Command {
   addOutputOptions(bulk);
   bulk.addOption(
     new Option("--kickoff <method>", "kick-off with GET or POST (GET falls back to POST on 405)")
-      .choices(["get", "post"]).default("get"),
+      .choices(["get", "post"]).default("get").env("SMART_FETCH_KICKOFF"),
   );
   bulk.addOption(
     new Option("--max-wait <duration>", "give up waiting for the server after this long")
-      .argParser(parseDuration).default(30 * 86_400_000, "30d"),
+      .argParser(parseDuration).default(30 * 86_400_000, "30d").env("SMART_FETCH_MAX_WAIT"),
   );
   bulk.addOption(
     new Option("--cancel", "cancel the export in progress in this folder (DELETE on the server)"),

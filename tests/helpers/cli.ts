@@ -22,7 +22,10 @@ export const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
  * Runs the program in this process, as a user would from a Slurm job (plain progress lines to
  * stderr). Pass a FakeClock to make waits instant.
  */
-export async function runCli(argv: string[], options: { clock: Clock; verbose?: boolean }): Promise<CliResult> {
+export async function runCli(
+  argv: string[],
+  options: { clock: Clock; verbose?: boolean },
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const events: ProgressEvent[] = [];
@@ -32,7 +35,12 @@ export async function runCli(argv: string[], options: { clock: Clock; verbose?: 
     stderr: (t) => (stderr += t),
     isTty: false,
     reporter: (verbose) => {
-      const plain = new PlainReporter({ write: (t) => (stderr += t), clock: options.clock, verbose, intervalMs: 3_600_000 });
+      const plain = new PlainReporter({
+        write: (t) => (stderr += t),
+        clock: options.clock,
+        verbose,
+        intervalMs: 3_600_000,
+      });
       return {
         emit: (e) => {
           events.push(e);
@@ -64,7 +72,10 @@ export function spawnCli(argv: string[], options: SpawnOptions = {}): Deno.Child
 }
 
 /** Runs the program as a subprocess to the end. */
-export async function runCliProcess(argv: string[], options: SpawnOptions = {}): Promise<Omit<CliResult, "events">> {
+export async function runCliProcess(
+  argv: string[],
+  options: SpawnOptions = {},
+): Promise<Omit<CliResult, "events">> {
   const out = await spawnCli(argv, options).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };

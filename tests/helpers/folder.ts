@@ -29,9 +29,11 @@ export async function listFiles(dir: string): Promise<string[]> {
 /** The resources of one NDJSON(.gz) file. */
 export async function readResources(path: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  for await (const r of readObjects(path, (line) => {
-    throw new Error(`Not a JSON object in ${path}: ${line.slice(0, 80)}`);
-  })) out.push(r);
+  for await (
+    const r of readObjects(path, (line) => {
+      throw new Error(`Not a JSON object in ${path}: ${line.slice(0, 80)}`);
+    })
+  ) out.push(r);
   return out;
 }
 
@@ -54,7 +56,9 @@ export async function idsByType(dir: string): Promise<Map<string, string[]>> {
 }
 
 /** The rows of a folder's log.ndjson. */
-export async function logRows(dir: string): Promise<{ exportId: string; eventId: string; eventDetail: Record<string, unknown> }[]> {
+export async function logRows(
+  dir: string,
+): Promise<{ exportId: string; eventId: string; eventDetail: Record<string, unknown> }[]> {
   const text = await Deno.readTextFile(join(dir, "log.ndjson"));
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
