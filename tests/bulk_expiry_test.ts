@@ -105,15 +105,7 @@ Deno.test("a file URL that answers 410 once gets a fresh URL from the same expor
   assert.deepEqual(errors.map((row) => row.eventDetail.code), [410]);
 });
 
-// BUG (src/bulk/exporter.ts, #redo): it reads `state.manifest`, but `state` is the snapshot taken
-// before the manifest was saved (store.update clones), so in the run that kicked off it is
-// undefined: the other types are not marked done (the new kick-off asks for every type again and
-// their data lands twice) and the redone type's finished files are not removed. Fix: in #redo use
-// `store.current.bulk?.manifest ?? state.manifest`. Un-ignore once fixed.
-Deno.test({
-  name: "a type whose files stay expired is exported again, alone",
-  ignore: true,
-}, async () => {
+Deno.test("a type whose files stay expired is exported again, alone", async () => {
   const clock = new FakeClock();
   await using server = await FakeFhirServer.start({ patients: 3 });
   const conditionFiles = Math.ceil(server.resources("Condition").length / 25);
@@ -155,11 +147,7 @@ Deno.test({
   assert.equal(requestsOf(server, "delete").length, 2);
 });
 
-// BUG: see above (same cause).
-Deno.test({
-  name: "when one file of a type stays expired, the type's other files are not kept twice",
-  ignore: true,
-}, async () => {
+Deno.test("when one file of a type stays expired, the type's other files are not kept twice", async () => {
   const clock = new FakeClock();
   await using server = await FakeFhirServer.start({ patients: 3, resourcesPerFile: 10 });
   // Observation.001 downloads; Observation.002 answers 410 on its try and after the re-poll.

@@ -101,7 +101,8 @@ export class BulkExporter {
         this.#say.info(`Resuming the bulk export at ${state.statusUrl}`);
       }
       const outcome = await this.#complete(state);
-      if (outcome.kind === "redo") await this.#redo(state, outcome);
+      // The saved state has moved on (manifest, file stats) since `state` was read.
+      if (outcome.kind === "redo") await this.#redo(store.current.bulk ?? state, outcome);
     }
     return this.#summary;
   }

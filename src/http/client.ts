@@ -19,6 +19,8 @@ export interface Authorizer {
   invalidate(): void;
   /** False for "no authentication": then a 401 cannot be fixed by re-authorizing. */
   readonly active: boolean;
+  /** False when credentials cannot be renewed (Basic, a static token): a 401 is final. */
+  readonly renewable?: boolean;
 }
 
 /** No authentication. */
@@ -230,7 +232,9 @@ export class HttpClient {
         const outcome = await this.#once(url, method, options, signal, consume);
         if (outcome.kind === "done") return outcome.value;
         if (outcome.kind === "unauthorized") {
-          if (!reauthorized && this.#auth.active && outcome.authSent) {
+          if (
+            !reauthorized && this.#auth.active && this.#auth.renewable !== false && outcome.authSent
+          ) {
             reauthorized = true;
             attempt--;
             this.#auth.invalidate();

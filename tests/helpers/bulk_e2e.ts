@@ -104,6 +104,10 @@ export class HookClock extends FakeClock {
  * another task waits carries a time before that wait's end: ordering becomes observable.
  */
 export class SteppingClock extends FakeClock {
+  /** `realMs`: how long each sleep really takes (the window in which others run on). */
+  constructor(private readonly realMs = 15) {
+    super();
+  }
   override sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.sleeps.push(ms);
@@ -113,7 +117,7 @@ export class SteppingClock extends FakeClock {
         const left = wake - this.now();
         if (left > 0) this.advance(left);
         resolve();
-      }, 15)
+      }, this.realMs)
     );
   }
 }
