@@ -6,7 +6,7 @@
 import { CommanderError } from "commander";
 import { buildProgram } from "./src/cli/program.ts";
 import { type Clock, systemClock } from "./src/clock.ts";
-import type { CommandContext } from "./src/commands/bulk.ts";
+import type { CommandContext } from "./src/commands/bulk_run.ts";
 import { ExitCode, SmartFetchError } from "./src/errors.ts";
 import type { Reporter } from "./src/log/events.ts";
 import { createReporter } from "./src/log/reporter.ts";
@@ -52,11 +52,13 @@ function writeAllSync(out: { writeSync(p: Uint8Array): number }, bytes: Uint8Arr
 
 /** Runs the program with `argv` (without the program name). Returns the exit code. */
 export async function main(argv: string[], ctx: MainContext = defaultContext()): Promise<number> {
-  const verbose = argv.includes("-v") || argv.includes("--verbose");
+  // -v on the command line, or verbose set through a config file or the environment.
+  let verbose = argv.includes("-v") || argv.includes("--verbose");
   let exitCode: number = ExitCode.Ok;
   let reporter: Reporter | undefined;
   const program = buildProgram({
     context: (v): CommandContext => {
+      verbose ||= v;
       reporter = ctx.reporter?.(v) ??
         createReporter({
           isTty: ctx.isTty,

@@ -1,7 +1,8 @@
 /**
  * `deno task demo`: the first run for a new user with no EHR at hand. Starts the test FHIR server
- * (SMART Backend Services auth, synthetic patients), runs a real export into ./demo-output, and
- * shows what was written.
+ * (SMART Backend Services auth, synthetic patients), exports two patient Groups into managed
+ * folders under ./demo-output the way a hospital's shell loop does, shows what was written, and
+ * ends with `smart-fetch status`.
  */
 
 import { join } from "node:path";
@@ -22,50 +23,63 @@ await using server = await FakeFhirServer.start({
   pollsUntilReady: 3,
   progressRetryAfter: "1",
 });
-
-const argv = [
-  "bulk",
-  "--fhir-url",
-  server.baseUrl,
+const ctx = defaultContext();
+const auth = [
   "--smart-client-id",
   "demo-client",
   "--smart-key",
   new URL("rs384.private.jwks.json", keys).pathname,
-  OUT,
 ];
+
 console.log(
-  `Test FHIR server at ${server.baseUrl} (100 synthetic patients, SMART Backend Services auth).`,
+  `Test FHIR server at ${server.baseUrl} (100 synthetic patients, SMART Backend Services auth).\n`,
 );
-console.log(`Running: smart-fetch ${argv.join(" ")}\n`);
-const code = await main(argv, defaultContext());
-if (code !== 0) {
-  console.error(`The demo export failed (exit code ${code}).`);
-  Deno.exit(code);
+for (const group of ["even", "odd"]) {
+  const argv = [
+    "export",
+    "--fhir-url",
+    server.baseUrl,
+    ...auth,
+    "--group",
+    group,
+    "--nickname",
+    "initial",
+    join(OUT, group),
+  ];
+  console.log(`$ smart-fetch ${argv.join(" ")}`);
+  const code = await main(argv, ctx);
+  if (code !== 0) {
+    console.error(`The demo export failed (exit code ${code}).`);
+    Deno.exit(code);
+  }
+  console.log("");
 }
 
-console.log(`\nWhat was written to ./${OUT}:`);
+const folder = join(OUT, "even", "001.initial");
+console.log(`What one export wrote, in ./${folder}:`);
 const names: string[] = [];
-for await (const e of Deno.readDir(OUT)) names.push(e.name);
-for (const sub of ["error", "deleted"]) {
-  try {
-    for await (const e of Deno.readDir(join(OUT, sub))) names.push(`${sub}/${e.name}`);
-  } catch {
-    // Not there.
-  }
-}
+for await (const e of Deno.readDir(folder)) if (e.isFile) names.push(e.name);
 for (const name of names.sort()) {
-  const path = join(OUT, name);
-  const info = await Deno.stat(path);
-  if (info.isDirectory) continue;
+  const path = join(folder, name);
   let rows = "";
   if (/\.ndjson(\.gz)?$/.test(name)) {
     let n = 0;
     for await (const _ of readLines(path)) n++;
     rows = `${n} ${name === "log.ndjson" ? "log rows" : "resources"}`;
   }
-  console.log(`  ${name.padEnd(40)} ${formatBytes(info.size).padStart(9)}  ${rows}`);
+  console.log(
+    `  ${name.padEnd(36)} ${formatBytes((await Deno.stat(path)).size).padStart(9)}  ${rows}`,
+  );
 }
+console.log(
+  `  (and top-level links in ./${
+    join(OUT, "even")
+  }, such as Patient.001.ndjson.gz -> 001.initial/...)\n`,
+);
+
+console.log(`$ smart-fetch status ${OUT}/even ${OUT}/odd ${OUT}/next-group`);
+await main(["status", join(OUT, "even"), join(OUT, "odd"), join(OUT, "next-group")], ctx);
 console.log(`
-Against a real server, rerunning the same command resumes an interrupted export, and does
-nothing when it is complete. Point Cumulus ETL at ./${OUT}, or look inside a file:
-  zcat ${OUT}/Patient.001.ndjson.gz | head -1`);
+Rerunning an export resumes it after any interruption, and does nothing once it is complete.
+Point Cumulus ETL at one subfolder, such as ./${folder}, or look inside a file:
+  zcat ${folder}/Patient.001.ndjson.gz | head -1`);

@@ -39,7 +39,7 @@ Deno.test("every --help and --version example in the README runs", async () => {
 });
 
 Deno.test("every flag in the README's examples and tables is a real flag of its command", async () => {
-  const commands = new Set(["bulk"]);
+  const commands = new Set(["bulk", "export", "status", "reset-symlinks"]);
   const helps = new Map<string, string>();
   for (const c of commands) helps.set(c, await helpOf(c));
   const all = [...helps.values()].join("\n") + (await helpOf(undefined));

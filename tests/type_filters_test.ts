@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { kickoffBody, kickoffQuery } from "../src/bulk/kickoff.ts";
 import { UsageError } from "../src/errors.ts";
 import { resolveTypeNames } from "../src/fhir/resource_types.ts";
+import { sinceInstant } from "../src/fhir/since.ts";
 import {
   addCreatedSince,
   buildTypeFilters,
@@ -96,4 +97,16 @@ Deno.test("created since mode adds per-type date params only where the server ha
     Encounter: [],
   });
   assert.deepEqual(out.sinceTypes, ["Condition", "Observation"]);
+});
+
+Deno.test("_since is always an instant: dates and zone-less times take their earliest instant", () => {
+  assert.equal(sinceInstant("2024-01-31"), "2024-01-31T00:00:00+14:00");
+  assert.equal(sinceInstant("2024"), "2024-01-01T00:00:00+14:00");
+  assert.equal(sinceInstant("2024-03"), "2024-03-01T00:00:00+14:00");
+  assert.equal(sinceInstant("2024-01-31T10:20"), "2024-01-31T10:20:00+14:00");
+  assert.equal(sinceInstant("2024-01-31T10:20:30Z"), "2024-01-31T10:20:30Z");
+  assert.equal(
+    sinceInstant("2026-11-25T10:01:33.558756+00:00"),
+    "2026-11-25T10:01:33.558756+00:00",
+  );
 });

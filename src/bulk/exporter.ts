@@ -391,6 +391,12 @@ export class BulkExporter {
       m.done ??= {};
       for (const t of state.types) m.done[t] = transactionTime;
       if (server.errors.length) m.serverErrors = (m.serverErrors ?? 0) + server.errors.length;
+      const before = m.totals ?? { files: 0, resources: 0, bytes: 0 };
+      m.totals = {
+        files: before.files + total.files,
+        resources: before.resources + total.resources,
+        bytes: before.bytes + total.bytes,
+      };
     });
     if (!statusGone) await this.#release(state.statusUrl);
     await store.update((m) => {

@@ -1,8 +1,13 @@
 /** The command line: subcommands, their flags and help, wired to the command functions. */
 
 import { Command, Option } from "commander";
-import { type BulkFlags, type CommandContext, runBulk } from "../commands/bulk.ts";
+import { type BulkFlags, runBulk } from "../commands/bulk.ts";
+import type { CommandContext } from "../commands/bulk_run.ts";
+import { type ExportFlags, runExport } from "../commands/export.ts";
+import { runResetSymlinks } from "../commands/reset_symlinks.ts";
+import { runStatus, type StatusFlags } from "../commands/status.ts";
 import { VERSION } from "../version.ts";
+import { installConfig } from "./config_file.ts";
 import {
   addAuthOptions,
   addCommonOptions,
@@ -10,6 +15,7 @@ import {
   addServerOptions,
   addSinceOptions,
   addTypeOptions,
+  envName,
 } from "./options.ts";
 import { parseDuration } from "./parsers.ts";
 
@@ -24,6 +30,11 @@ export interface ProgramContext {
   writeErr: (text: string) => void;
 }
 
+const EXIT_CODES = `
+Exit codes: 0 done, 1 failed (rerun to resume), 2 bad usage, 3 done but the server
+reported errors (see error/), 4 folder in use by another run, 130 interrupted.
+`;
+
 const BULK_EXAMPLES = `
 Examples:
   $ smart-fetch bulk --fhir-url https://ehr.example.org/fhir --group cohort1 ./cohort1
@@ -32,9 +43,168 @@ Examples:
   $ smart-fetch bulk --fhir-url https://ehr.example.org/fhir --cancel ./out
 
 Run the same command again to resume after any interruption: finished files are kept.
-Exit codes: 0 done, 1 failed (rerun to resume), 2 bad usage, 3 done but the server
-reported errors (see error/), 4 folder in use by another run, 130 interrupted.
-`;
+${EXIT_CODES}`;
+
+const EXPORT_EXAMPLES = `
+Examples:
+  $ smart-fetch export --fhir-url https://ehr.example.org/fhir --group cohort1 ./cohort1
+  $ smart-fetch export --fhir-url https://ehr.example.org/fhir --group cohort1 --since auto ./cohort1
+  $ smart-fetch export --fhir-url https://ehr.example.org/fhir --group cohort1 --nickname 2026-03 ./cohort1
+
+Each export goes into a numbered subfolder (NNN.<nickname or date>); rerunning the same
+command resumes it, and is a no-op once it is complete: use a new --nickname to refresh.
+${EXIT_CODES}`;
+
+function command(pc: ProgramContext, name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .configureOutput({ writeOut: pc.writeOut, writeErr: pc.writeErr })
+    .exitOverride();
+}
+
+/** `--kickoff` and `--max-wait`, for commands that run bulk exports. */
+function addBulkRunOptions(cmd: Command): void {
+  cmd.addOption(
+    new Option("--kickoff <method>", "kick-off with GET or POST (GET falls back to POST on 405)")
+      .choices(["get", "post"]).default("get").env(envName("--kickoff")),
+  );
+  cmd.addOption(
+    new Option("--max-wait <duration>", "give up waiting for the server after this long")
+      .argParser(parseDuration).default(30 * 86_400_000, "30d").env(envName("--max-wait")),
+  );
+}
+
+function groupOption(): Option {
+  return new Option("--group <id>", "export this FHIR Group (Group/<id>/$export)").env(
+    envName("--group"),
+  );
+}
+
+/** Registers the action: the command's flags (plus a global --verbose) go to `run`. */
+function act<F extends { verbose?: boolean }>(
+  pc: ProgramContext,
+  cmd: Command,
+  run: (arg: string | undefined, flags: F, ctx: CommandContext) => Promise<number>,
+): void {
+  cmd.action(async (arg: string | undefined, flags: F, self: Command) => {
+    const verbose = !!(flags.verbose || self.parent?.opts().verbose);
+    pc.setExitCode(await run(arg, { ...flags, verbose }, pc.context(verbose)));
+  });
+}
+
+function bulkCommand(pc: ProgramContext): Command {
+  const bulk = command(pc, "bulk", "run one FHIR bulk export into a plain folder (resumable)")
+    .argument("[output-dir]", "folder to write into (created if missing)")
+    .addHelpText("after", BULK_EXAMPLES);
+  addServerOptions(bulk);
+  addAuthOptions(bulk);
+  bulk.addOption(groupOption());
+  bulk.addOption(
+    new Option(
+      "--patient-level",
+      "export all patients (Patient/$export) instead of the whole system",
+    ),
+  );
+  addTypeOptions(bulk);
+  addSinceOptions(bulk, false);
+  addOutputOptions(bulk);
+  addBulkRunOptions(bulk);
+  bulk.addOption(
+    new Option("--cancel", "cancel the export in progress in this folder (DELETE on the server)"),
+  );
+  addCommonOptions(bulk);
+  act<BulkFlags & { verbose?: boolean }>(pc, bulk, runBulk);
+  return bulk;
+}
+
+function exportCommand(pc: ProgramContext): Command {
+  const exp = command(
+    pc,
+    "export",
+    "export into a managed folder that keeps every export (resumable)",
+  )
+    .argument("[output-dir]", "the managed folder (created if missing)")
+    .addHelpText("after", EXPORT_EXAMPLES);
+  addServerOptions(exp);
+  addAuthOptions(exp);
+  exp.addOption(groupOption());
+  exp.addOption(
+    new Option("--group-nickname <name>", "the cohort's name in log.ndjson when there is no Group")
+      .env(envName("--group-nickname")),
+  );
+  exp.addOption(
+    new Option(
+      "--id-file <path>",
+      "cohort of patients: a text file (one ID per line) or a CSV with an id or mrn column",
+    )
+      .env(envName("--id-file")),
+  );
+  exp.addOption(
+    new Option("--id-list <ids>", "cohort of patients: comma-separated IDs").env(
+      envName("--id-list"),
+    ),
+  );
+  exp.addOption(
+    new Option(
+      "--id-system <system>",
+      "identifier system of the IDs (MRNs); default: FHIR Patient ids",
+    )
+      .env(envName("--id-system")),
+  );
+  exp.addOption(new Option("--mrn-file <path>", "old name of --id-file"));
+  exp.addOption(new Option("--mrn-system <system>", "old name of --id-system"));
+  addTypeOptions(exp);
+  addSinceOptions(exp, true);
+  exp.addOption(
+    new Option(
+      "--export-mode <mode>",
+      "bulk export, or crawl (per-patient searches); auto: crawl for Epic",
+    )
+      .choices(["auto", "bulk", "crawl"]).default("auto").env(envName("--export-mode")),
+  );
+  exp.addOption(
+    new Option("--nickname <name>", "name of the export's subfolder (default: today's date)")
+      .env(envName("--nickname")),
+  );
+  exp.addOption(
+    new Option(
+      "--hydration-tasks <names>",
+      "hydration task groups, 'all', 'none' or 'help' (not in this version yet)",
+    )
+      .env(envName("--hydration-tasks")),
+  );
+  addOutputOptions(exp);
+  addBulkRunOptions(exp);
+  addCommonOptions(exp);
+  act<ExportFlags & { verbose?: boolean }>(pc, exp, runExport);
+  return exp;
+}
+
+function resetSymlinksCommand(pc: ProgramContext): Command {
+  const reset = command(
+    pc,
+    "reset-symlinks",
+    "rebuild a managed folder's top-level links to the active files",
+  )
+    .argument("[output-dir]", "the managed folder");
+  addCommonOptions(reset);
+  act(pc, reset, (dir, _flags, ctx) => runResetSymlinks(dir, ctx));
+  return reset;
+}
+
+function statusCommand(pc: ProgramContext): Command {
+  const status = command(pc, "status", "show where many export folders stand (reads metadata only)")
+    .argument("[dirs...]", "managed or output folders (shell globs welcome)")
+    .addOption(new Option("--json", "print JSON for scripts"));
+  addCommonOptions(status);
+  status.action(
+    async (dirs: string[], flags: StatusFlags & { verbose?: boolean }, self: Command) => {
+      const verbose = !!(flags.verbose || self.parent?.opts().verbose);
+      pc.setExitCode(await runStatus(dirs, flags, pc.context(verbose)));
+    },
+  );
+  return status;
+}
 
 /** Builds the commander program. */
 export function buildProgram(pc: ProgramContext): Command {
@@ -46,47 +216,11 @@ export function buildProgram(pc: ProgramContext): Command {
     .showSuggestionAfterError(true)
     .addHelpText("after", `\nRun "smart-fetch <command> --help" for a command's flags.\n`);
   addCommonOptions(program);
-
-  const bulk = new Command("bulk")
-    .description("run one FHIR bulk export into a plain folder (resumable)")
-    .argument("[output-dir]", "folder to write into (created if missing)")
-    .configureOutput({ writeOut: pc.writeOut, writeErr: pc.writeErr })
-    .exitOverride()
-    .addHelpText("after", BULK_EXAMPLES);
-  addServerOptions(bulk);
-  addAuthOptions(bulk);
-  bulk.addOption(
-    new Option("--group <id>", "export this FHIR Group (Group/<id>/$export)").env(
-      "SMART_FETCH_GROUP",
-    ),
-  );
-  bulk.addOption(
-    new Option(
-      "--patient-level",
-      "export all patients (Patient/$export) instead of the whole system",
-    ),
-  );
-  addTypeOptions(bulk);
-  addSinceOptions(bulk, false);
-  addOutputOptions(bulk);
-  bulk.addOption(
-    new Option("--kickoff <method>", "kick-off with GET or POST (GET falls back to POST on 405)")
-      .choices(["get", "post"]).default("get").env("SMART_FETCH_KICKOFF"),
-  );
-  bulk.addOption(
-    new Option("--max-wait <duration>", "give up waiting for the server after this long")
-      .argParser(parseDuration).default(30 * 86_400_000, "30d").env("SMART_FETCH_MAX_WAIT"),
-  );
-  bulk.addOption(
-    new Option("--cancel", "cancel the export in progress in this folder (DELETE on the server)"),
-  );
-  addCommonOptions(bulk);
-  bulk.action(
-    async (dir: string | undefined, flags: BulkFlags & { verbose?: boolean }, cmd: Command) => {
-      const verbose = !!(flags.verbose || cmd.parent?.opts().verbose);
-      pc.setExitCode(await runBulk(dir, flags, pc.context(verbose)));
-    },
-  );
-  program.addCommand(bulk);
+  program.addCommand(exportCommand(pc));
+  program.addCommand(bulkCommand(pc));
+  program.addCommand(statusCommand(pc));
+  program.addCommand(resetSymlinksCommand(pc));
+  // --config FILE for every subcommand above, and any added later (see config_file.ts).
+  installConfig(program);
   return program;
 }

@@ -76,7 +76,8 @@ export function checkSelection(flags: SelectionFlags): void {
 
 /**
  * Resolves the flags against the server: drops types it does not support (saying so), applies
- * the default Observation filter (Epic variant on Epic), and picks the since mode.
+ * the default Observation filter (Epic variant on Epic), and picks the since mode. The request
+ * carries no since clauses yet: see {@linkcode withSince}.
  */
 export function resolveRequest(
   flags: SelectionFlags,
@@ -100,9 +101,13 @@ export function resolveRequest(
     defaultFilters: flags.defaultFilters,
     isEpic: caps.kind === "epic",
   });
-  const flat = (f: TypeFilters) => types.flatMap((t) => (f[t] ?? []).map((p) => `${t}?${p}`));
-  if (!flags.since) return { types, filters, kickoffFilters: flat(filters), sinceTypes: [] };
-
+  const request: ExportRequest = {
+    types,
+    filters,
+    kickoffFilters: flat(types, filters),
+    sinceTypes: [],
+  };
+  if (!flags.since) return request;
   let mode = flags.sinceMode;
   if (mode === "auto") {
     mode = caps.hasSearchParam("Patient", "_lastUpdated") ? "updated" : "created";
@@ -112,23 +117,37 @@ export function resolveRequest(
       );
     }
   }
-  if (mode === "updated") {
+  return { ...request, since: flags.since, sinceMode: mode };
+}
+
+function flat(types: readonly string[], filters: TypeFilters): string[] {
+  return types.flatMap((t) => (filters[t] ?? []).map((p) => `${t}?${p}`));
+}
+
+/**
+ * The request with its since value applied (`value` may differ from the flag: `--since auto`
+ * resolves to a time, or to none when a type has no history): updated mode sends `_since`;
+ * created mode adds per-type created-date filters where the server supports them.
+ */
+export function withSince(
+  request: ExportRequest,
+  value: string | undefined,
+  caps: Capabilities,
+): ExportRequest {
+  if (!value || !request.sinceMode) {
+    return { ...request, kickoffFilters: flat(request.types, request.filters), sinceTypes: [] };
+  }
+  if (request.sinceMode === "updated") {
     return {
-      types,
-      filters,
-      kickoffFilters: flat(filters),
-      since: flags.since,
-      sinceMode: mode,
-      sinceTypes: [...types].sort(),
+      ...request,
+      kickoffFilters: flat(request.types, request.filters),
+      sinceTypes: [...request.types].sort(),
     };
   }
-  const created = addCreatedSince(filters, flags.since, (t, p) => caps.hasSearchParam(t, p));
+  const created = addCreatedSince(request.filters, value, (t, p) => caps.hasSearchParam(t, p));
   return {
-    types,
-    filters,
-    kickoffFilters: flat(created.filters),
-    since: flags.since,
-    sinceMode: "created",
+    ...request,
+    kickoffFilters: flat(request.types, created.filters),
     sinceTypes: created.sinceTypes,
   };
 }

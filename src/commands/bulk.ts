@@ -1,8 +1,6 @@
 /** `smart-fetch bulk OUTPUT_DIR`: one bulk export into a plain folder, resumable. */
 
 import { join } from "node:path";
-import { BulkExporter, type BulkSummary } from "../bulk/exporter.ts";
-import type { ExportLevel } from "../bulk/kickoff.ts";
 import { authKind } from "../auth/mod.ts";
 import {
   checkSelection,
@@ -10,15 +8,13 @@ import {
   describeSince,
   resolveRequest,
   type SelectionFlags,
+  withSince,
 } from "../cli/selection.ts";
 import { looksLikeUrl } from "../cli/parsers.ts";
-import type { Clock } from "../clock.ts";
 import { ExitCode, SmartFetchError, UsageError } from "../errors.ts";
 import type { HttpClient } from "../http/client.ts";
-import { Messages, type Reporter } from "../log/events.ts";
-import { ExportLog } from "../log/export_log.ts";
-import { formatBytes } from "../log/time_format.ts";
-import { ensureDir, removeStaleTemps } from "../workspace/files.ts";
+import { Messages } from "../log/events.ts";
+import { ensureDir } from "../workspace/files.ts";
 import { FolderLock } from "../workspace/lock.ts";
 import {
   type OutputMetadata,
@@ -27,45 +23,22 @@ import {
   readMetadataJson,
 } from "../workspace/metadata.ts";
 import { checkSameRequest } from "../workspace/request_check.ts";
+import {
+  type BulkRunFlags,
+  cleanFolder,
+  type CommandContext,
+  exitCodeFor,
+  levelOf,
+  reportSummary,
+  runBulkExport,
+} from "./bulk_run.ts";
 import { checkFhirUrl, openSession, type ServerFlags } from "./session.ts";
 
 /** The flags of `bulk`. */
-export interface BulkFlags extends ServerFlags, SelectionFlags {
+export interface BulkFlags extends ServerFlags, SelectionFlags, BulkRunFlags {
   group?: string | undefined;
   patientLevel?: boolean | undefined;
-  kickoff: "get" | "post";
   cancel?: boolean | undefined;
-  compression: boolean;
-  maxWait: number;
-}
-
-/** What a command needs from its caller. */
-export interface CommandContext {
-  clock: Clock;
-  reporter: Reporter;
-  /** Writes to standard output (results, not progress). */
-  out: (text: string) => void;
-  signal?: AbortSignal | undefined;
-}
-
-/** The export level from `--group` / `--patient-level`. */
-export function levelOf(
-  flags: { group?: string | undefined; patientLevel?: boolean | undefined },
-): ExportLevel {
-  if (flags.group !== undefined && flags.patientLevel) {
-    throw new UsageError(
-      "--group and --patient-level cannot be used together: a Group export is already patient-level.",
-    );
-  }
-  if (flags.group !== undefined) {
-    if (!flags.group.trim() || /[/?#\s]/.test(flags.group)) {
-      throw new UsageError(
-        `--group "${flags.group}" is not a Group id. Give the id only, such as --group 1234.`,
-      );
-    }
-    return { kind: "group", id: flags.group };
-  }
-  return flags.patientLevel ? { kind: "patient" } : { kind: "system" };
 }
 
 /** Reads a plain output folder's metadata; refuses a managed folder. */
@@ -111,7 +84,7 @@ export async function runBulk(
   await ensureDir(dir);
   const lock = await FolderLock.acquire(dir, "bulk", ctx.clock.now());
   try {
-    for (const sub of ["", "error", "deleted"]) await removeStaleTemps(join(dir, sub));
+    await cleanFolder(dir);
     const existing = await readOutputFolder(dir);
     const session = await openSession(flags, {
       clock: ctx.clock,
@@ -121,7 +94,11 @@ export async function runBulk(
     });
     if (flags.cancel) return await cancel(dir, existing, session.http, ctx);
 
-    const request = resolveRequest(flags, session.capabilities, say);
+    const request = withSince(
+      resolveRequest(flags, session.capabilities, say),
+      flags.since,
+      session.capabilities,
+    );
     const group = level.kind === "group" ? level.id : null;
     const fresh = OutputMetadataStore.fresh({
       filters: request.filters,
@@ -142,26 +119,18 @@ export async function runBulk(
       return alreadyDone(dir, store.current, ctx);
     }
     if (request.since) say.info(describeSince(request));
-    const log = await ExportLog.open(dir, ctx.clock);
-    const summary = await new BulkExporter({
-      http: session.http,
+    const summary = await runBulkExport({
       dir,
       store,
-      log,
-      reporter: ctx.reporter,
-      capabilities: session.capabilities,
-      clock: ctx.clock,
+      request,
+      since: request.since,
       level,
-      types: request.types,
-      typeFilters: request.kickoffFilters,
-      since: request.sinceMode === "updated" ? request.since : undefined,
-      method: flags.kickoff === "post" ? "POST" : "GET",
-      gzip: flags.compression,
-      concurrency: flags.maxConnections,
-      maxWaitMs: flags.maxWait,
-    }).run();
+      flags,
+      session,
+      ctx,
+    });
     ctx.reporter.emit({ type: "phase", phase: "done" });
-    return report(dir, summary, ctx);
+    return reportSummary(dir, summary, ctx, "Bulk export");
   } finally {
     await lock.release();
   }
@@ -194,38 +163,13 @@ async function cancel(
 }
 
 function alreadyDone(dir: string, metadata: OutputMetadata, ctx: CommandContext): number {
-  const errors = metadata.serverErrors ?? 0;
   ctx.out(`Everything requested is already exported in ${dir}; nothing to do.\n`);
-  if (errors) {
+  if (metadata.serverErrors) {
     ctx.out(
-      `The server reported ${errors} error(s) during that export; they are in ${
+      `The server reported ${metadata.serverErrors} error(s) during that export; they are in ${
         join(dir, "error")
       }.\n`,
     );
-    return ExitCode.ServerErrors;
   }
-  return ExitCode.Ok;
-}
-
-function report(dir: string, summary: BulkSummary, ctx: CommandContext): number {
-  const d = summary.downloaded;
-  const had = summary.alreadyHad ? `; ${summary.alreadyHad} file(s) were already downloaded` : "";
-  ctx.out(
-    `Bulk export complete in ${dir}: downloaded ${d.files} file(s), ${
-      d.resources.toLocaleString("en-US")
-    } resources, ${formatBytes(d.bytes)} (${formatBytes(d.diskBytes)} on disk)${had}.\n`,
-  );
-  const { errors, messages } = summary.server;
-  if (messages.length) {
-    ctx.out(`Messages from the server:\n${messages.slice(0, 20).map((m) => ` - ${m}\n`).join("")}`);
-  }
-  if (errors.length) {
-    ctx.out(
-      `The server reported ${errors.length} error(s), kept in ${join(dir, "error")}:\n${
-        errors.slice(0, 20).map((m) => ` - ${m}\n`).join("")
-      }${errors.length > 20 ? ` - ... and ${errors.length - 20} more\n` : ""}`,
-    );
-    return ExitCode.ServerErrors;
-  }
-  return ExitCode.Ok;
+  return exitCodeFor(metadata);
 }

@@ -1,6 +1,9 @@
 /** What we read from a server's CapabilityStatement: vendor, types, search params, OAuth URLs. */
 
 import { z } from "zod";
+import { CREATED_SINCE_PARAMS } from "./type_filters.ts";
+
+const CREATED_PARAM_NAMES = new Set(Object.values(CREATED_SINCE_PARAMS));
 
 const capabilitySchema = z.looseObject({
   resourceType: z.literal("CapabilityStatement"),
@@ -46,6 +49,7 @@ export class Capabilities {
   /** The token endpoint from the `oauth-uris` extension, if any. */
   readonly tokenUrl: string | null;
   readonly #params: Map<string, Set<string>>;
+  readonly #publisher: string;
 
   constructor(raw: unknown) {
     const parsed = capabilitySchema.safeParse(raw);
@@ -55,6 +59,7 @@ export class Capabilities {
     this.softwareReleaseDate = cs?.software?.releaseDate ?? null;
     this.fhirVersion = cs?.fhirVersion ?? null;
     const publisher = cs?.publisher ?? "";
+    this.#publisher = publisher;
     this.kind = this.softwareName === "Epic"
       ? "epic"
       : ["Cerner", "Oracle Health"].includes(publisher)
@@ -79,6 +84,42 @@ export class Capabilities {
   /** True unless the server lists types and this one is not among them. */
   supportsType(type: string): boolean {
     return this.types === null || this.types.has(type);
+  }
+
+  /**
+   * A small CapabilityStatement with only what we read (vendor, versions, types and their
+   * search parameters, token URL), to remember a server between runs without its full
+   * statement (Epic's runs to megabytes).
+   */
+  summary(): Record<string, unknown> {
+    return {
+      resourceType: "CapabilityStatement",
+      ...(this.fhirVersion ? { fhirVersion: this.fhirVersion } : {}),
+      ...(this.#publisher ? { publisher: this.#publisher } : {}),
+      software: {
+        ...(this.softwareName ? { name: this.softwareName } : {}),
+        ...(this.softwareVersion ? { version: this.softwareVersion } : {}),
+        ...(this.softwareReleaseDate ? { releaseDate: this.softwareReleaseDate } : {}),
+      },
+      rest: [{
+        mode: "server",
+        ...(this.tokenUrl
+          ? {
+            security: {
+              extension: [{
+                url: "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                extension: [{ url: "token", valueUri: this.tokenUrl }],
+              }],
+            },
+          }
+          : {}),
+        resource: [...this.#params].map(([type, params]) => ({
+          type,
+          searchParam: [...params].filter((p) => p === "_lastUpdated" || CREATED_PARAM_NAMES.has(p))
+            .map((name) => ({ name })),
+        })),
+      }],
+    };
   }
 
   /** True when the server declares this search parameter for this type. */

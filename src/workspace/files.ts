@@ -86,7 +86,8 @@ export async function removeStaleTemps(dir: string): Promise<number> {
   let removed = 0;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && TEMP_PATTERN.test(entry.name)) {
+      // Symlinks too: a new top-level link is made under a temporary name, then renamed.
+      if ((entry.isFile || entry.isSymlink) && TEMP_PATTERN.test(entry.name)) {
         await Deno.remove(join(dir, entry.name)).catch(() => {});
         removed++;
       }

@@ -85,6 +85,10 @@ const outputSchema = z.looseObject({
   serverErrors: z.number().optional(),
   /** Ours: how the export was made. */
   mode: z.enum(["bulk", "crawl"]).optional(),
+  /** Ours: what the finished export holds (files, resources, NDJSON bytes), for `status`. */
+  totals: z.object({ files: z.number(), resources: z.number(), bytes: z.number() }).optional(),
+  /** Ours: why the last run stopped, when it failed (cleared by a run that succeeds). */
+  lastError: z.object({ message: z.string(), time: z.string() }).optional(),
 });
 
 /** A plain output folder's (or managed subfolder's) `.metadata`. */

@@ -1,0 +1,240 @@
+/**
+ * `smart-fetch export OUTPUT_DIR`: a managed folder that accumulates exports over time, one
+ * numbered subfolder each, with top-level symlinks to the active files (SMART Fetch's layout).
+ */
+
+import { join } from "node:path";
+import { authKind } from "../auth/mod.ts";
+import { checkSelection, checkTypes, type SelectionFlags, withSince } from "../cli/selection.ts";
+import { looksLikeUrl } from "../cli/parsers.ts";
+import { cohortFrom } from "../cohort/id_file.ts";
+import { ExitCode, UsageError } from "../errors.ts";
+import { Capabilities } from "../fhir/capability.ts";
+import { Messages } from "../log/events.ts";
+import { findNewPatients, writeDeletions } from "../workspace/deletions.ts";
+import { ensureDir } from "../workspace/files.ts";
+import { FolderLock } from "../workspace/lock.ts";
+import {
+  checkNickname,
+  listSubfolders,
+  readFolderKind,
+  writeManagedMetadata,
+} from "../workspace/managed.ts";
+import { OutputMetadataStore } from "../workspace/metadata.ts";
+import { rebuildSymlinks } from "../workspace/symlinks.ts";
+import {
+  type BulkRunFlags,
+  cleanFolder,
+  type CommandContext,
+  exitCodeFor,
+  levelOf,
+  reportSummary,
+  runBulkExport,
+} from "./bulk_run.ts";
+import { checkManagedFolder, type ExportPlan, planExport } from "./export_plan.ts";
+import { checkHydrationTasks } from "./hydration_tasks.ts";
+import { checkFhirUrl, openSession, type ServerFlags, type Session } from "./session.ts";
+
+/** The flags of `export`. */
+export interface ExportFlags extends ServerFlags, SelectionFlags, BulkRunFlags {
+  group?: string | undefined;
+  nickname?: string | undefined;
+  exportMode: "auto" | "bulk" | "crawl";
+  idFile?: string | undefined;
+  idList?: string | undefined;
+  idSystem?: string | undefined;
+  mrnFile?: string | undefined;
+  mrnSystem?: string | undefined;
+  groupNickname?: string | undefined;
+  hydrationTasks?: string | undefined;
+  verbose?: boolean | undefined;
+}
+
+const NO_CRAWL = "Crawling (per-patient FHIR searches) is not in this version of smart-fetch yet";
+
+/** Validates everything that needs neither the server nor the folder. */
+async function checkFlags(
+  dir: string | undefined,
+  flags: ExportFlags,
+  ctx: CommandContext,
+): Promise<string> {
+  if (!dir) {
+    throw new UsageError(
+      "Give the output folder, for example: smart-fetch export --fhir-url URL ./out",
+    );
+  }
+  if (looksLikeUrl(dir)) {
+    throw new UsageError(
+      `Expected a local folder, but "${dir}" looks like a URL. Give the server with --fhir-url.`,
+    );
+  }
+  const baseUrl = checkFhirUrl(flags.fhirUrl);
+  checkSelection(flags);
+  authKind(flags);
+  levelOf(flags);
+  if (flags.nickname !== undefined) checkNickname(flags.nickname);
+  checkHydrationTasks(flags.hydrationTasks, new Messages(ctx.reporter), flags.verbose ?? false);
+  const cohort = await cohortFrom({
+    idFile: flags.idFile ?? flags.mrnFile,
+    idList: flags.idList,
+    idSystem: flags.idSystem ?? flags.mrnSystem,
+  });
+  if (cohort && flags.exportMode === "bulk") {
+    throw new UsageError(
+      "--export-mode bulk cannot export an ID cohort (--id-file/--id-list): a bulk export cannot be limited to a list of patients, so it would export every patient instead. Use --group for a bulk export, or crawl mode for the IDs.",
+    );
+  }
+  if (cohort) {
+    throw new UsageError(
+      `An ID cohort (--id-file/--id-list) is exported by crawling. ${NO_CRAWL}, so nothing was exported; a bulk export would ignore the IDs and export every patient.`,
+    );
+  }
+  if (flags.exportMode === "crawl") {
+    throw new UsageError(`--export-mode crawl: ${NO_CRAWL}. Use --export-mode bulk.`);
+  }
+  return baseUrl;
+}
+
+/** Runs `export`. Returns the exit code. */
+export async function runExport(
+  dir: string | undefined,
+  flags: ExportFlags,
+  ctx: CommandContext,
+): Promise<number> {
+  if (checkTypes(flags.type, ctx.out) === "help") return ExitCode.Ok;
+  if (flags.hydrationTasks?.split(",").includes("help")) {
+    checkHydrationTasks(flags.hydrationTasks, new Messages(ctx.reporter), false, ctx.out);
+    return ExitCode.Ok;
+  }
+  const baseUrl = await checkFlags(dir, flags, ctx);
+  const out = dir!;
+  const level = levelOf(flags);
+  const group = level.kind === "group" ? level.id : null;
+  const say = new Messages(ctx.reporter);
+  const quiet = new Messages({ emit: () => {}, close: () => {} });
+
+  // Plan without writing: a folder for another server or Group, a stale nickname or different
+  // arguments for a reused subfolder are refused here, before anything is written.
+  const folder = await readFolderKind(out);
+  checkManagedFolder(out, folder, baseUrl, group);
+  const remembered = folder.kind === "managed" && folder.metadata.capabilities
+    ? new Capabilities(folder.metadata.capabilities)
+    : undefined;
+  if (remembered) {
+    const plan = planExport(out, await listSubfolders(out), flags, remembered, {
+      clock: ctx.clock,
+      say: quiet,
+    });
+    if (plan.existing?.metadata?.complete) return alreadyComplete(out, plan, ctx);
+  }
+  const session = await openSession(flags, {
+    clock: ctx.clock,
+    reporter: ctx.reporter,
+    signal: ctx.signal,
+    bulk: true,
+  });
+  if (session.capabilities.kind === "epic" && flags.exportMode === "auto") {
+    throw new UsageError(
+      `This server is Epic, which smart-fetch exports by crawling. ${NO_CRAWL}; use --export-mode bulk for a bulk export.`,
+    );
+  }
+  planExport(out, await listSubfolders(out), flags, session.capabilities, {
+    clock: ctx.clock,
+    say: quiet,
+  });
+
+  await ensureDir(out);
+  const lock = await FolderLock.acquire(out, "export", ctx.clock.now());
+  try {
+    // Plan again under the lock: another run may have finished in between.
+    const again = await readFolderKind(out);
+    checkManagedFolder(out, again, baseUrl, group);
+    const subs = await listSubfolders(out);
+    const plan = planExport(out, subs, flags, session.capabilities, { clock: ctx.clock, say });
+    say.info(plan.choice.message);
+    if (plan.existing?.metadata?.complete) return alreadyComplete(out, plan, ctx);
+    for (const [type, time] of plan.autoTimes) {
+      say.info(`Using since value of '${time}' for ${type}.`);
+    }
+    await writeManagedMetadata(out, {
+      "fhir-url": baseUrl,
+      group,
+      capabilities: session.capabilities.summary(),
+    }, ctx.clock);
+    return await exportInto(out, plan, flags, session, ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+function alreadyComplete(dir: string, plan: ExportPlan, ctx: CommandContext): number {
+  const md = plan.existing!.metadata!;
+  ctx.out(
+    `${plan.choice.message}\nThe export in ${
+      join(dir, plan.choice.name)
+    } is already complete; nothing to do. Use a new --nickname for a fresh export.\n`,
+  );
+  return exitCodeFor(md);
+}
+
+/** Runs the export in its subfolder, then deletions, new patients and symlinks. */
+async function exportInto(
+  dir: string,
+  plan: ExportPlan,
+  flags: ExportFlags,
+  session: Session,
+  ctx: CommandContext,
+): Promise<number> {
+  const say = new Messages(ctx.reporter);
+  const sub = join(dir, plan.choice.name);
+  await ensureDir(sub);
+  await cleanFolder(sub);
+  const request = withSince(plan.request, plan.sinceValue, session.capabilities);
+  const store = OutputMetadataStore.open(
+    sub,
+    plan.existing?.metadata ?? OutputMetadataStore.fresh({
+      filters: request.filters,
+      since: request.since ?? null,
+      ...(request.sinceMode
+        ? { sinceMode: request.sinceMode, sinceResources: request.sinceTypes }
+        : {}),
+      mode: "bulk",
+    }, ctx.clock),
+    ctx.clock,
+  );
+  if (!plan.existing?.metadata) await store.update(() => {});
+  const summary = await runBulkExport({
+    dir: sub,
+    store,
+    request,
+    since: plan.sinceValue,
+    level: levelOf(flags),
+    flags,
+    session,
+    ctx,
+  });
+
+  ctx.reporter.emit({
+    type: "phase",
+    phase: "finishing",
+    detail: "deletions, new patients, links",
+  });
+  const subs = await listSubfolders(dir);
+  const current = subs.find((s) => s.name === plan.choice.name)!;
+  const deleted = await writeDeletions({ dir, subs, current, gzip: flags.compression });
+  for (const [type, n] of deleted) say.info(`Count of deleted ${type} resources: ${n}.`);
+  const newPatients = await findNewPatients({ dir, subs, current });
+  if (newPatients !== undefined) say.info(`Count of new patients: ${newPatients.length}.`);
+  await store.update((m) => {
+    if (newPatients?.length) m.newPatients = newPatients;
+    else delete m.newPatients;
+  });
+  const links = await rebuildSymlinks(dir, await listSubfolders(dir));
+  say.verbose(`${links} top-level links point at the active files.`);
+  // Last of all: complete means every step above is done.
+  await store.update((m) => {
+    m.complete = true;
+  });
+  ctx.reporter.emit({ type: "phase", phase: "done" });
+  return reportSummary(sub, summary, ctx, "Export");
+}

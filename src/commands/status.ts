@@ -1,0 +1,128 @@
+/** `smart-fetch status DIR...`: where many export folders stand, at a glance or as JSON. */
+
+import { basename, dirname, join } from "node:path";
+import { ExitCode, UsageError } from "../errors.ts";
+import { formatDuration } from "../log/time_format.ts";
+import { type FolderStatus, folderStatus } from "../workspace/folder_status.ts";
+import type { CommandContext } from "./bulk_run.ts";
+
+/** The flags of `status`. */
+export interface StatusFlags {
+  json?: boolean | undefined;
+}
+
+/** Expands a glob the shell left alone (`'out/MRN-*'`): `*`, `?` and `[...]` in the last part. */
+async function expand(arg: string): Promise<string[]> {
+  if (!/[*?[]/.test(basename(arg))) return [arg];
+  try {
+    await Deno.stat(arg);
+    return [arg];
+  } catch {
+    // Not a real name: a pattern.
+  }
+  const pattern = new RegExp(
+    "^" +
+      basename(arg).replace(/[.+^${}()|\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".") +
+      "$",
+  );
+  const parent = dirname(arg);
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (e.isDirectory && pattern.test(e.name)) {
+        out.push(parent === "." && !arg.startsWith("./") ? e.name : join(parent, e.name));
+      }
+    }
+  } catch {
+    // No such parent: nothing matches.
+  }
+  return out.sort();
+}
+
+/** The summary line: `97 of 144 complete, 40 running, 5 failed, 2 not started`. */
+export function summaryLine(all: readonly FolderStatus[]): string {
+  const n = (s: FolderStatus["state"]) => all.filter((f) => f.state === s).length;
+  return `${n("complete")} of ${all.length} complete, ${n("running")} running, ${
+    n("failed")
+  } failed, ${n("not started")} not started`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
+  )
+    .join("\n") + "\n";
+}
+
+/** Runs `status`. */
+export async function runStatus(
+  dirs: string[],
+  flags: StatusFlags,
+  ctx: CommandContext,
+): Promise<number> {
+  if (dirs.length === 0) {
+    throw new UsageError(
+      "Give one or more export folders, for example: smart-fetch status /output/root/*",
+    );
+  }
+  const paths = [...new Set((await Promise.all(dirs.map(expand))).flat())];
+  if (paths.length === 0) throw new UsageError(`No folder matches ${dirs.join(" ")}.`);
+  const all: FolderStatus[] = [];
+  // A few at a time: metadata reads are small, and 144 folders should take well under a second.
+  for (let i = 0; i < paths.length; i += 16) {
+    all.push(...await Promise.all(paths.slice(i, i + 16).map((p) => folderStatus(p))));
+  }
+  const now = ctx.clock.now();
+  if (flags.json) {
+    const n = (s: FolderStatus["state"]) => all.filter((f) => f.state === s).length;
+    ctx.out(
+      JSON.stringify(
+        {
+          folders: all,
+          summary: {
+            total: all.length,
+            complete: n("complete"),
+            running: n("running"),
+            failed: n("failed"),
+            notStarted: n("not started"),
+            text: summaryLine(all),
+          },
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    return ExitCode.Ok;
+  }
+  const rows = [[
+    "FOLDER",
+    "EXPORT",
+    "STATE",
+    "MODE",
+    "TYPES",
+    "RESOURCES",
+    "FILES",
+    "ERRORS",
+    "ACTIVE",
+    "NOTE",
+  ]];
+  for (const f of all) {
+    const age = f.lastActivity ? `${formatDuration(now - Date.parse(f.lastActivity))} ago` : "-";
+    const note = f.live && f.holder ? `pid ${f.holder.pid} on ${f.holder.host}` : f.note ?? "";
+    rows.push([
+      f.path,
+      f.subfolder ?? (f.kind === "output" ? "(plain)" : "-"),
+      f.state,
+      f.mode ?? "-",
+      f.typesRequested ? `${f.typesDone}/${f.typesRequested}` : "-",
+      f.resources.toLocaleString("en-US"),
+      String(f.files),
+      String(f.serverErrors),
+      age,
+      note,
+    ]);
+  }
+  ctx.out(table(rows) + summaryLine(all) + "\n");
+  return ExitCode.Ok;
+}

@@ -1,0 +1,127 @@
+/**
+ * Where an export folder stands, from its metadata only (never its data files), so `status`
+ * stays fast over hundreds of folders.
+ */
+
+import { join } from "node:path";
+import { LOG_FILE } from "../log/export_log.ts";
+import { lockStatus } from "./lock.ts";
+import { listSubfolders, readFolderKind } from "./managed.ts";
+import { METADATA_FILE, type OutputMetadata } from "./metadata.ts";
+
+/** The state of a folder's newest export. */
+export type ExportState = "complete" | "running" | "failed" | "not started";
+
+/** One folder's status. */
+export interface FolderStatus {
+  path: string;
+  kind: "managed" | "output" | "none";
+  /** The newest subfolder (managed folders), e.g. `002.2026-03`. */
+  subfolder: string | null;
+  state: ExportState;
+  mode: "bulk" | "crawl" | null;
+  typesDone: number;
+  typesRequested: number;
+  resources: number;
+  files: number;
+  serverErrors: number;
+  /** ISO time of the last write to the export's metadata or log, if any. */
+  lastActivity: string | null;
+  /** A live run holds the folder's lock. */
+  live: boolean;
+  holder: { pid: number; host: string } | null;
+  /** Why it failed, what it waits for, or null. */
+  note: string | null;
+}
+
+async function mtime(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).mtime?.getTime();
+  } catch {
+    return undefined;
+  }
+}
+
+function counts(md: OutputMetadata): { resources: number; files: number } {
+  if (md.totals && !md.bulk) return { resources: md.totals.resources, files: md.totals.files };
+  let resources = md.totals?.resources ?? 0;
+  let files = md.totals?.files ?? 0;
+  for (const f of md.bulk?.manifest?.files ?? []) {
+    if (f.resources === undefined) continue;
+    resources += f.resources;
+    files++;
+  }
+  return { resources, files };
+}
+
+/** Reads the status of one managed or output folder. */
+export async function folderStatus(path: string): Promise<FolderStatus> {
+  const base: FolderStatus = {
+    path,
+    kind: "none",
+    subfolder: null,
+    state: "not started",
+    mode: null,
+    typesDone: 0,
+    typesRequested: 0,
+    resources: 0,
+    files: 0,
+    serverErrors: 0,
+    lastActivity: null,
+    live: false,
+    holder: null,
+    note: null,
+  };
+  const lock = await lockStatus(path);
+  base.live = lock.held;
+  if (lock.holder) base.holder = { pid: lock.holder.pid, host: lock.holder.host };
+  const kind = await readFolderKind(path).catch((err) => {
+    base.note = (err as Error).message.split("\n")[0]!;
+    return { kind: "none" as const };
+  });
+  let md: OutputMetadata | undefined;
+  let exportDir = path;
+  if (kind.kind === "managed") {
+    base.kind = "managed";
+    const newest = (await listSubfolders(path)).at(-1);
+    if (newest) {
+      base.subfolder = newest.name;
+      exportDir = join(path, newest.name);
+      md = newest.metadata;
+    }
+  } else if (kind.kind === "output") {
+    base.kind = "output";
+    md = kind.metadata;
+  }
+  if (!md) {
+    if (base.live) base.state = "running";
+    return base;
+  }
+  const requested = Object.keys(md.filters);
+  base.typesRequested = requested.length;
+  base.typesDone = requested.filter((t) => t in (md.done ?? {})).length;
+  base.mode = md.mode ?? "bulk";
+  Object.assign(base, counts(md));
+  base.serverErrors = md.serverErrors ?? 0;
+  const times = [
+    await mtime(join(exportDir, METADATA_FILE)),
+    await mtime(join(exportDir, LOG_FILE)),
+  ]
+    .filter((t): t is number => t !== undefined);
+  base.lastActivity = times.length ? new Date(Math.max(...times)).toISOString() : null;
+  const complete = kind.kind === "managed"
+    ? md.complete === true
+    : base.typesDone === base.typesRequested && !md.bulk;
+  if (complete) base.state = "complete";
+  else if (base.live) base.state = "running";
+  else base.state = "failed";
+  if (!complete) {
+    if (md.lastError && !base.live) base.note = md.lastError.message;
+    else if (md.bulk && !md.bulk.manifest) {
+      base.note = `waiting for the server since ${md.bulk.kickoffTime}`;
+    } else if (md.bulk?.manifest) {
+      base.note = `downloading (${md.bulk.manifest.files.length} files in the manifest)`;
+    } else if (!base.live) base.note = "stopped before finishing; rerun the same command to resume";
+  }
+  return base;
+}
