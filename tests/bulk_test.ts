@@ -6,6 +6,7 @@ import { FakeClock } from "../src/clock.ts";
 import { DEFAULT_TYPES } from "../src/fhir/resource_types.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCli } from "./helpers/cli.ts";
+import { assertCumulusReadable } from "./helpers/cumulus.ts";
 import { idsByType, listFiles, logRows, metadata, tempDir } from "./helpers/folder.ts";
 
 const STANDARD = new Set([
@@ -55,6 +56,9 @@ Deno.test("a system export writes every type, the log and .metadata, then releas
   assert.match(result.stdout, /Bulk export complete/);
 
   assert.deepEqual(await idsByType(dir), expectedIds(server));
+  const view = await assertCumulusReadable(dir);
+  assert.equal(view.group, "", "a system export has no Group");
+  assert.match(String(view.exportTime), /^\d{4}-/);
   const files = await listFiles(dir);
   assert.ok(files.includes("Observation.002.ndjson.gz"), "big types span several numbered files");
   assert.ok(files.every((f) => !f.endsWith(".part")), "no temporary file left");
@@ -138,6 +142,7 @@ Deno.test("a Group export by POST, a Patient-level export, and GET falling back 
   assert.deepEqual(kicks.map((k) => [k.method, k.status]), [["GET", 405], ["POST", 202]]);
   assert.match(kicks[1]!.path, /\/Group\/even\/\$export$/);
   assert.equal(JSON.parse(kicks[1]!.body!).resourceType, "Parameters");
+  assert.equal((await assertCumulusReadable(group)).group, "even");
   const rows = await logRows(group);
   const lastKickoff = rows.filter((r) => r.eventId === "kickoff").at(-1)!;
   assert.match(String(lastKickoff.eventDetail.exportUrl), /\/Group\/even\/\$export$/);
@@ -197,6 +202,7 @@ Deno.test("partial manifests are followed, and --no-compression writes plain .nd
   for (const t of ["Patient", "Encounter", "Condition"]) {
     assert.deepEqual(ids.get(t), expected.get(t));
   }
+  await assertCumulusReadable(dir);
   const rows = await logRows(dir);
   const pages = rows.filter((r) => r.eventId === "status_page_complete").length;
   assert.ok(pages > 1);
@@ -229,6 +235,7 @@ Deno.test("errors the server reports are kept in error/, summarized, exit 3, and
   assert.match(result.stdout, /Observation search failed for pat-0002/);
   assert.match(result.stdout, /Export took 3 seconds/);
   assert.ok((await listFiles(dir)).includes("error/OperationOutcome.001.ndjson.gz"));
+  await assertCumulusReadable(dir);
   const meta = await metadata(dir);
   assert.deepEqual(Object.keys(meta.done as object).sort(), ["Observation", "Patient"]);
   const again = await runCli([
@@ -269,6 +276,11 @@ Deno.test("a since export passes _since and keeps the server's deletions in dele
   );
   const deleted = (await listFiles(dir)).filter((f) => f.startsWith("deleted/"));
   assert.deepEqual(deleted, ["deleted/Bundle.001.ndjson.gz"]);
+  assert.ok(
+    (await assertCumulusReadable(dir, { allowNoData: true })).deleted.get("Condition")?.has(
+      String(gone.id),
+    ),
+  );
   const meta = await metadata(dir);
   assert.equal(meta.since, "2024-01-01T00:00:00Z");
   assert.equal(meta.sinceMode, "updated");
@@ -313,4 +325,70 @@ Deno.test("bad input: a clear one-line error, exit 2, and nothing written", asyn
   });
   assert.equal(url.code, 2);
   assert.match(url.stderr, /looks like a URL/);
+});
+
+Deno.test("--cancel releases the export in progress and forgets it; with none in progress it says so", async () => {
+  await using server = await FakeFhirServer.start({ patients: 2 });
+  server.addFault({
+    target: "status",
+    times: Infinity,
+    fault: { kind: "status", status: 202, retryAfter: "600" },
+  });
+  await using out = await tempDir();
+  const dir = join(out.path, "x");
+  const clock = new FakeClock();
+  const args = ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient", dir];
+  const waiting = await runCli([...args, "--max-wait", "2m"], { clock });
+  assert.equal(waiting.code, 1);
+  assert.match(waiting.stderr, /has not finished the export/);
+  const statusUrl = String((await metadata(dir))["bulk-status"]);
+  assert.match(statusUrl, /\$export-status\//);
+
+  const cancel = await runCli([...args, "--cancel"], { clock });
+  assert.equal(cancel.code, 0, cancel.stderr);
+  assert.match(cancel.stdout, /Cancelled the bulk export/);
+  const deletes = server.requests.filter((r) => r.kind === "delete");
+  assert.deepEqual(deletes.map((r) => r.path), [new URL(statusUrl).pathname]);
+  const meta = await metadata(dir);
+  assert.equal(meta["bulk-status"], undefined);
+  assert.equal(meta.bulk, undefined);
+
+  const again = await runCli([...args, "--cancel"], { clock });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /nothing to cancel/);
+});
+
+Deno.test("types the server does not list are skipped with a message; created since mode filters by date", async () => {
+  await using server = await FakeFhirServer.start({
+    patients: 3,
+    supportedTypes: ["Patient", "Condition", "Observation", "Encounter"],
+    lastUpdatedSearchParam: false,
+  });
+  await using out = await tempDir();
+  const dir = join(out.path, "x");
+  const r = await runCli(
+    [
+      "bulk",
+      "--fhir-url",
+      server.baseUrl,
+      "--type",
+      "Patient,Condition,Device,Encounter",
+      "--since",
+      "2024-01-01",
+      dir,
+    ],
+    { clock: new FakeClock() },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Skipping Device because the server does not support it\./);
+  assert.match(r.stderr, /using 'created'/);
+  const query = new URLSearchParams(server.requests.find((q) => q.kind === "kickoff")!.query);
+  assert.equal(query.get("_type"), "Condition,Encounter,Patient");
+  assert.equal(query.get("_since"), null, "created mode sends no _since");
+  assert.equal(query.get("_typeFilter"), "Condition?recorded-date=gt2024-01-01");
+  const meta = await metadata(dir);
+  assert.equal(meta.sinceMode, "created");
+  assert.deepEqual(meta.sinceResources, ["Condition"]);
+  assert.deepEqual(Object.keys(meta.filters as object), ["Patient", "Encounter", "Condition"]);
+  await assertCumulusReadable(dir);
 });

@@ -6,7 +6,7 @@ import { FakeClock } from "../src/clock.ts";
 import { FolderLock } from "../src/workspace/lock.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { tempDir } from "./helpers/folder.ts";
-import { exportRun, snapshot, subfolders } from "./helpers/managed.ts";
+import { assertSubfoldersReadable, exportRun, snapshot, subfolders } from "./helpers/managed.ts";
 
 Deno.test("an ID cohort is never ignored: no bulk export of everyone, a clear error, nothing written", async () => {
   await using server = await FakeFhirServer.start({ patients: 3 });

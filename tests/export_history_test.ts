@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCli } from "./helpers/cli.ts";
+import { assertCumulusReadable } from "./helpers/cumulus.ts";
 import { listFiles, metadata, tempDir } from "./helpers/folder.ts";
 import {
   assertSubfoldersReadable,
@@ -156,6 +157,7 @@ Deno.test("different filters coexist in the links until an unfiltered full expor
     0,
   );
   assert.ok([...(await links(dir)).values()].every((t) => t.startsWith("003.all/")));
+  await assertSubfoldersReadable(dir);
 });
 
 Deno.test("deletions: ids gone since the previous full export go to deleted/Bundle.<Type>.ndjson.gz", async () => {
@@ -191,7 +193,6 @@ Deno.test("deletions: ids gone since the previous full export go to deleted/Bund
   ]);
   assert.match(r.stderr, /Count of deleted Condition resources: \d+\./);
   await assertSubfoldersReadable(dir);
-  const { assertCumulusReadable } = await import("./helpers/cumulus.ts");
   const view = await assertCumulusReadable(q2);
   assert.ok(view.deleted.get("Patient")?.has("pat-0003"), "Cumulus ETL applies the deletion");
 });
@@ -230,6 +231,7 @@ Deno.test("newPatients: a patient new since the last export is recorded, in full
   assert.equal(full.code, 0, full.stderr);
   assert.deepEqual((await metadata(join(dir, "003.full"))).newPatients, ["pat-0100"]);
   assert.deepEqual(await subfolders(dir), ["001.first", "002.since", "003.full"]);
+  await assertSubfoldersReadable(dir);
 });
 
 Deno.test("--since auto with no earlier export is an error that says what to do", async () => {

@@ -6,6 +6,7 @@ import { FakeClock } from "../src/clock.ts";
 import { localDate } from "../src/log/time_format.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCli } from "./helpers/cli.ts";
+import { assertCumulusReadable } from "./helpers/cumulus.ts";
 import { metadata, tempDir } from "./helpers/folder.ts";
 import { assertSubfoldersReadable, exportRun, snapshot, subfolders } from "./helpers/managed.ts";
 
@@ -44,6 +45,9 @@ Deno.test("a first export creates the managed folder, 001.<date>, and both .meta
   assert.equal(sub.newPatients, undefined, "nothing to compare with on a first export");
   assert.match(String(sub.timestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$/);
   await assertSubfoldersReadable(dir);
+  const view = await assertCumulusReadable(join(dir, `001.${today}`));
+  assert.equal(view.group, "even", "log.ndjson names the Group for Cumulus ETL");
+  assert.match(String(view.exportUrl), /^http:\/\/127\.0\.0\.1:\d+\/fhir\/Group\/even\/\$export\?/);
 });
 
 Deno.test("reuse or create: SMART Fetch's table, with its messages", async () => {

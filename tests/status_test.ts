@@ -7,7 +7,7 @@ import { FolderLock } from "../src/workspace/lock.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCli } from "./helpers/cli.ts";
 import { tempDir } from "./helpers/folder.ts";
-import { exportRun } from "./helpers/managed.ts";
+import { assertSubfoldersReadable, exportRun } from "./helpers/managed.ts";
 
 Deno.test("status of 20 folders: complete, running, failed, not started; table and JSON agree", async () => {
   await using server = await FakeFhirServer.start({ patients: 3, pollsUntilReady: 0 });
