@@ -93,6 +93,7 @@ Deno.test("on Epic, auto mode would crawl: a clear error pointing at --export-mo
     decodeURIComponent(kick.query),
     /category=social-history%2Cvital-signs%2Cimaging%2Claboratory%2Csurvey%2Cexam(&|$)/,
   );
+  await assertSubfoldersReadable(dir);
 });
 
 Deno.test("two runs on one folder: the second refuses, naming the holder, and writes nothing", async () => {
@@ -120,6 +121,7 @@ Deno.test("two runs on one folder: the second refuses, naming the holder, and wr
     0,
     "free again",
   );
+  await assertSubfoldersReadable(dir);
 });
 
 Deno.test("--hydration-tasks: names are checked; help lists them", async () => {

@@ -23,6 +23,7 @@ Deno.test("status of 20 folders: complete, running, failed, not started; table a
       0,
     );
   }
+  await assertSubfoldersReadable(dir(0));
   // 3 that failed: the server refuses their kick-off; status shows why.
   server.addFault({
     target: "kickoff",
