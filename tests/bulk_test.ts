@@ -5,46 +5,10 @@ import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { DEFAULT_TYPES } from "../src/fhir/resource_types.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
+import { expectedIds } from "./helpers/bulk_e2e.ts";
 import { runCli } from "./helpers/cli.ts";
 import { assertCumulusReadable } from "./helpers/cumulus.ts";
 import { idsByType, listFiles, logRows, metadata, tempDir } from "./helpers/folder.ts";
-
-const STANDARD = new Set([
-  "social-history",
-  "vital-signs",
-  "imaging",
-  "laboratory",
-  "survey",
-  "exam",
-  "procedure",
-  "therapy",
-  "activity",
-]);
-
-/** The ids a full export should hold, per type, from the server's own data. */
-function expectedIds(server: FakeFhirServer, patients?: string[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const type of DEFAULT_TYPES) {
-    let resources = server.resources(type);
-    if (patients) {
-      const refs = new Set(patients.map((p) => `Patient/${p}`));
-      resources = resources.filter((r) => {
-        if (type === "Patient") return patients.includes(String(r.id));
-        const subject = (r.subject ?? r.patient) as { reference?: string } | undefined;
-        return refs.has(subject?.reference ?? "");
-      });
-    }
-    if (type === "Observation") {
-      resources = resources.filter((r) =>
-        (r.category as { coding: { code: string }[] }[] | undefined)?.some((c) =>
-          c.coding.some((x) => STANDARD.has(x.code))
-        )
-      );
-    }
-    if (resources.length) out.set(type, resources.map((r) => String(r.id)).sort());
-  }
-  return out;
-}
 
 Deno.test("a system export writes every type, the log and .metadata, then releases the job", async () => {
   await using server = await FakeFhirServer.start({ patients: 6, resourcesPerFile: 10 });
@@ -133,7 +97,7 @@ Deno.test("a Group export by POST, a Patient-level export, and GET falling back 
   ], { clock });
   assert.equal(r1.code, 0, r1.stderr);
   const even = server.groupMembers("even");
-  const expected = expectedIds(server, even);
+  const expected = expectedIds(server, DEFAULT_TYPES, { patients: even });
   assert.deepEqual(
     await idsByType(group),
     new Map([["Patient", expected.get("Patient")!], ["Condition", expected.get("Condition")!]]),

@@ -6,7 +6,7 @@ import { UsageError } from "../errors.ts";
 export type TypeFilters = Record<string, string[]>;
 
 /** The nine standard R4 Observation categories, in SMART Fetch's order. */
-const STANDARD_OBSERVATION_CATEGORIES = [
+export const STANDARD_OBSERVATION_CATEGORIES: readonly string[] = [
   "social-history",
   "vital-signs",
   "imaging",

@@ -3,37 +3,33 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../src/clock.ts";
 import { DEFAULT_TYPES } from "../../src/fhir/resource_types.ts";
+import { STANDARD_OBSERVATION_CATEGORIES } from "../../src/fhir/type_filters.ts";
 import type { FakeFhirServer, LoggedRequest } from "../fake_server/mod.ts";
 import { idsByType, listFiles } from "./folder.ts";
 
-/** The Observation categories of the default filter (Epic drops the last three). */
-const STANDARD = [
-  "social-history",
-  "vital-signs",
-  "imaging",
-  "laboratory",
-  "survey",
-  "exam",
-  "procedure",
-  "therapy",
-  "activity",
-];
-
 /** Observation categories the default filter keeps (on Epic or elsewhere). */
 export function defaultCategories(epic = false): string[] {
-  return epic ? STANDARD.slice(0, -3) : [...STANDARD];
+  return epic ? STANDARD_OBSERVATION_CATEGORIES.slice(0, -3) : [...STANDARD_OBSERVATION_CATEGORIES];
 }
 
 /** The ids an export of `types` should hold, per type, from the server's own data. */
 export function expectedIds(
   server: FakeFhirServer,
   types: readonly string[] = DEFAULT_TYPES,
-  options: { epic?: boolean } = {},
+  options: { epic?: boolean; patients?: readonly string[] } = {},
 ): Map<string, string[]> {
   const keep = new Set(defaultCategories(options.epic));
   const out = new Map<string, string[]>();
+  const refs = options.patients && new Set(options.patients.map((p) => `Patient/${p}`));
   for (const type of types) {
     let resources = server.resources(type);
+    if (refs) {
+      resources = resources.filter((r) => {
+        if (type === "Patient") return refs.has(`Patient/${r.id}`);
+        const subject = (r.subject ?? r.patient) as { reference?: string } | undefined;
+        return refs.has(subject?.reference ?? "");
+      });
+    }
     if (type === "Observation") {
       resources = resources.filter((r) =>
         (r.category as { coding: { code: string }[] }[] | undefined)?.some((c) =>
