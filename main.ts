@@ -67,7 +67,14 @@ export async function main(argv: string[], ctx: MainContext = defaultContext()):
           clock: ctx.clock,
           ...(ctx.columns ? { columns: ctx.columns } : {}),
         });
-      return { clock: ctx.clock, reporter, out: ctx.stdout, signal: ctx.signal };
+      // Results go to stdout once the work is done: draw the progress display's final state
+      // first, so the live display never redraws over them.
+      const out = (text: string) => {
+        reporter?.close();
+        reporter = undefined;
+        ctx.stdout(text);
+      };
+      return { clock: ctx.clock, reporter, out, signal: ctx.signal };
     },
     setExitCode: (code) => {
       exitCode = code;
