@@ -7,14 +7,13 @@
 
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
-import { ServerError, SmartFetchError, TransientError } from "../errors.ts";
+import { SmartFetchError } from "../errors.ts";
 import type { Capabilities } from "../fhir/capability.ts";
 import type { HttpClient } from "../http/client.ts";
 import { Messages, type Reporter } from "../log/events.ts";
-import { type ExportLog, loggableHeaders } from "../log/export_log.ts";
-import { exists } from "../workspace/files.ts";
+import type { ExportLog } from "../log/export_log.ts";
 import type { BulkFile, BulkState, OutputMetadataStore } from "../workspace/metadata.ts";
-import { downloadFile, isExpiredFileError } from "./download.ts";
+import { downloadQueue } from "./download_queue.ts";
 import { type ExportLevel, kickoff } from "./kickoff.ts";
 import type { ManifestPage } from "./manifest.ts";
 import { assignNames } from "./naming.ts";
@@ -23,8 +22,6 @@ import { countFile, readServerMessages, type ServerMessages } from "./server_mes
 
 /** A folder never spends more than this many kick-offs in one run (expired exports redo). */
 const MAX_KICKOFFS = 3;
-/** Progress of finished files is saved at most this often (the files themselves are the truth). */
-const SAVE_EVERY_MS = 2000;
 
 /** Options for {@linkcode BulkExporter}. */
 export interface BulkExportOptions {
@@ -286,81 +283,31 @@ export class BulkExporter {
 
   /** Downloads every file not on disk yet; returns those whose URLs expired. */
   async #downloadAll(files: BulkFile[], requiresToken: boolean): Promise<BulkFile[]> {
-    const { dir, reporter, log, store, clock } = this.#o;
-    const exportId = store.current.bulk!.exportId;
-    const todo: BulkFile[] = [];
-    for (const f of files) {
-      if (await exists(join(dir, f.name))) this.#summary.alreadyHad++;
-      else todo.push(f);
-    }
-    reporter.emit({
-      type: "files-planned",
-      total: files.length,
-      alreadyDone: files.length - todo.length,
+    const { store } = this.#o;
+    const result = await downloadQueue(files, {
+      http: this.#o.http,
+      dir: this.#o.dir,
+      gzip: this.#o.gzip,
+      auth: requiresToken,
+      reporter: this.#o.reporter,
+      log: this.#o.log,
+      exportId: store.current.bulk!.exportId,
+      clock: this.#o.clock,
+      concurrency: this.#o.concurrency,
+      save: (finished) =>
+        store.update((m) => {
+          for (const f of m.bulk?.manifest?.files ?? []) {
+            Object.assign(f, finished.get(f.name) ?? {});
+          }
+        }),
     });
-    const expired: BulkFile[] = [];
-    const finished = new Map<string, { resources: number; bytes: number; diskBytes: number }>();
-    let lastSave = clock.now();
-    const save = () => {
-      lastSave = clock.now();
-      const stats = new Map(finished);
-      return store.update((m) => {
-        for (const f of m.bulk?.manifest?.files ?? []) Object.assign(f, stats.get(f.name) ?? {});
-      });
-    };
-    let next = 0;
-    const worker = async () => {
-      while (next < todo.length) {
-        const file = todo[next++]!;
-        await log.write(exportId, "download_request", {
-          fileUrl: file.url,
-          itemType: file.itemType,
-          resourceType: file.type,
-        });
-        reporter.emit({ type: "file-start", name: file.name, resourceType: file.type });
-        try {
-          const result = await downloadFile(file, {
-            http: this.#o.http,
-            dir,
-            gzip: this.#o.gzip,
-            auth: requiresToken,
-            reporter,
-          });
-          await log.write(exportId, "download_complete", {
-            fileUrl: file.url,
-            resourceCount: result.resources,
-            fileSize: result.bytes,
-          });
-          reporter.emit({ type: "file-done", name: file.name, resourceType: file.type, ...result });
-          finished.set(file.name, result);
-          const d = this.#summary.downloaded;
-          d.files++;
-          d.resources += result.resources;
-          d.bytes += result.bytes;
-          d.diskBytes += result.diskBytes;
-          if (clock.now() - lastSave >= SAVE_EVERY_MS) await save();
-        } catch (err) {
-          const status = err instanceof ServerError || err instanceof TransientError
-            ? err.status
-            : undefined;
-          await log.write(exportId, "download_error", {
-            fileUrl: file.url,
-            body: null,
-            code: status ?? null,
-            message: (err as Error).message,
-            responseHeaders: loggableHeaders(err instanceof ServerError ? err.headers : undefined),
-          });
-          if (!isExpiredFileError(err)) throw err;
-          expired.push(file);
-        }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.max(1, this.#o.concurrency) }, worker));
-    } finally {
-      if (finished.size) await save();
-    }
-    return expired;
+    const d = this.#summary.downloaded;
+    d.files += result.downloaded.files;
+    d.resources += result.downloaded.resources;
+    d.bytes += result.downloaded.bytes;
+    d.diskBytes += result.downloaded.diskBytes;
+    this.#summary.alreadyHad += result.alreadyHad;
+    return result.expired;
   }
 
   /** Marks the export's types done, reports server messages, logs, and releases the server job. */

@@ -1,9 +1,38 @@
-/** Response body helpers: an idle watchdog that turns stalls and cut connections into retries. */
+/**
+ * Reading response bodies safely: an idle watchdog that turns stalls into retries, and the
+ * conversion of a connection lost mid-body into a TransientError the client retries.
+ */
 
-import { TransientError } from "../errors.ts";
+import { SmartFetchError, TransientError } from "../errors.ts";
 
-/** Options for {@linkcode guardBody}. */
-export interface GuardOptions {
+/** Aborts a request when no byte has arrived for `idleMs`. One timer per body, not per chunk. */
+class Watchdog {
+  #last = Date.now();
+  #timer: ReturnType<typeof setInterval>;
+  /** Set when the watchdog fired. */
+  stalled: TransientError | undefined;
+
+  constructor(idleMs: number, describe: string, abort: (reason: unknown) => void) {
+    this.#timer = setInterval(() => {
+      if (Date.now() - this.#last < idleMs) return;
+      this.stalled = new TransientError(`${describe}: no data for ${Math.round(idleMs / 1000)}s`);
+      this.stop();
+      abort(this.stalled);
+    }, Math.max(10, Math.min(idleMs / 4, 5000)));
+  }
+
+  /** Bytes arrived. */
+  touch(): void {
+    this.#last = Date.now();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** Options for {@linkcode consumeBody}. */
+export interface ConsumeOptions {
   /** Longest pause between two chunks before the connection is given up. */
   idleMs: number;
   /** Aborts the underlying request. */
@@ -12,54 +41,59 @@ export interface GuardOptions {
   describe: string;
   /** The run's signal: an abort by the user is not turned into a retry. */
   signal?: AbortSignal | undefined;
+  /**
+   * The consumer reads `res.body` itself and calls `progress()` as bytes arrive (the download hot
+   * path reads into a reused buffer). Otherwise the body is wrapped so each chunk feeds the
+   * watchdog.
+   */
+  streaming: boolean;
 }
 
 /**
- * Wraps a response so that reading its body fails with a TransientError (retried by the client)
- * when the connection drops, the body ends short of its Content-Length, or no byte arrives for
- * `idleMs`.
+ * Hands a response to `consume` under the watchdog. A stall, a dropped connection or a body that
+ * ends short of its Content-Length surfaces as a TransientError (retried by the client);
+ * file-system failures and our own errors pass through unchanged.
  */
-export function guardBody(res: Response, options: GuardOptions): Response {
+export async function consumeBody<T>(
+  res: Response,
+  options: ConsumeOptions,
+  consume: (res: Response, progress: () => void) => Promise<T>,
+): Promise<T> {
+  const watchdog = new Watchdog(options.idleMs, options.describe, options.abort);
+  const given = options.streaming ? res : withWatchdog(res, watchdog);
+  try {
+    return await consume(given, () => watchdog.touch());
+  } catch (err) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (watchdog.stalled) throw watchdog.stalled;
+    if (err instanceof SmartFetchError) throw err;
+    // File-system failures (disk full, permissions) are not the network's fault: no retry.
+    if (err instanceof Error && err.name in Deno.errors) throw err;
+    throw new TransientError(
+      `${options.describe}: connection lost while reading the body (${
+        err instanceof Error ? err.message : String(err)
+      })`,
+      {},
+      { cause: err },
+    );
+  } finally {
+    watchdog.stop();
+    await given.body?.cancel().catch(() => {});
+  }
+}
+
+/** The same response, its body feeding the watchdog chunk by chunk. */
+function withWatchdog(res: Response, watchdog: Watchdog): Response {
   if (!res.body) return res;
   const reader = res.body.getReader();
-  // One watchdog per body, not a timer per chunk: this sits on the download hot path.
-  let last = Date.now();
-  let stalled: TransientError | undefined;
-  const watchdog = setInterval(() => {
-    if (Date.now() - last < options.idleMs) return;
-    stalled = new TransientError(
-      `${options.describe}: no data for ${Math.round(options.idleMs / 1000)}s`,
-    );
-    clearInterval(watchdog);
-    options.abort(stalled);
-  }, Math.max(10, Math.min(options.idleMs / 4, 5000)));
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        last = Date.now();
-        if (done) {
-          clearInterval(watchdog);
-          controller.close();
-        } else {
-          controller.enqueue(value);
-        }
-      } catch (err) {
-        clearInterval(watchdog);
-        if (options.signal?.aborted) return controller.error(options.signal.reason);
-        controller.error(
-          stalled ?? (err instanceof TransientError ? err : new TransientError(
-            `${options.describe}: connection lost while reading the body (${
-              err instanceof Error ? err.message : String(err)
-            })`,
-            {},
-            { cause: err },
-          )),
-        );
-      }
+      const { done, value } = await reader.read();
+      watchdog.touch();
+      if (done) controller.close();
+      else controller.enqueue(value);
     },
     cancel(reason) {
-      clearInterval(watchdog);
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

@@ -5,127 +5,30 @@
  */
 
 import { type Clock, systemClock } from "../clock.ts";
-import { AuthError, ServerError, SmartFetchError, TransientError } from "../errors.ts";
+import { AuthError, ServerError, TransientError } from "../errors.ts";
 import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
-import { guardBody, readErrorBody } from "./body.ts";
+import { consumeBody, readErrorBody } from "./body.ts";
 import { OriginThrottle, Semaphore } from "./limiter.ts";
 import { backoffDelay, parseRetryAfter } from "./retry_after.ts";
+import {
+  type Authorizer,
+  DEFAULT_RETRY,
+  type HttpClientOptions,
+  type HttpEvent,
+  NO_AUTH,
+  type RequestOptions,
+  type RetryPolicy,
+} from "./types.ts";
 
-/** Gives the headers that authenticate us to the FHIR server (see src/auth). */
-export interface Authorizer {
-  /** Headers to add to a request to the FHIR server's origin. */
-  headers(): Promise<Record<string, string>>;
-  /** Called after a 401: forget the current credentials so the next `headers()` renews them. */
-  invalidate(): void;
-  /** False for "no authentication": then a 401 cannot be fixed by re-authorizing. */
-  readonly active: boolean;
-  /** False when credentials cannot be renewed (Basic, a static token): a 401 is final. */
-  readonly renewable?: boolean;
-}
-
-/** No authentication. */
-export const NO_AUTH: Authorizer = {
-  headers: () => Promise.resolve({}),
-  invalidate: () => {},
-  active: false,
+export {
+  type Authorizer,
+  DEFAULT_RETRY,
+  type HttpClientOptions,
+  type HttpEvent,
+  NO_AUTH,
+  type RequestOptions,
+  type RetryPolicy,
 };
-
-/** How hard to retry. */
-export interface RetryPolicy {
-  /** Tries in all, the first included. @default 10 */
-  maxAttempts: number;
-  /** First back-off delay in ms. @default 1000 */
-  baseDelayMs: number;
-  /** Largest back-off delay in ms. @default 300000 */
-  maxDelayMs: number;
-  /** Give up when the next wait would end later than this many ms after the first try. @default 3600000 */
-  deadlineMs: number;
-}
-
-/** The default retry policy: about 13 minutes of tries, at most an hour of waiting. */
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxAttempts: 10,
-  baseDelayMs: 1000,
-  maxDelayMs: 300_000,
-  deadlineMs: 3_600_000,
-};
-
-/** Something the client reports while it works (retries and waits), for progress and -v. */
-export type HttpEvent =
-  | {
-    type: "retry";
-    method: string;
-    url: string;
-    attempt: number;
-    delayMs: number;
-    reason: string;
-  }
-  | { type: "throttle"; origin: string; untilMs: number }
-  | { type: "reauthorize"; url: string }
-  | { type: "request"; method: string; url: string; status: number };
-
-/** Options for {@linkcode HttpClient}. */
-export interface HttpClientOptions {
-  /** The FHIR base URL. Only its origin ever receives `Authorization`. */
-  baseUrl: string;
-  /** Authentication. @default NO_AUTH */
-  auth?: Authorizer;
-  /** @default systemClock */
-  clock?: Clock;
-  /** Requests in flight at once, downloads included. @default 5 */
-  maxConnections?: number;
-  /** Ms to wait for response headers, and the longest pause while reading a body. @default 300000 */
-  requestTimeoutMs?: number;
-  /** Cap on any wait a server asks for with Retry-After (one EHR asked for hours). @default 300000 */
-  maxRetryAfterMs?: number;
-  /** Retry policy for requests that do not give their own. @default DEFAULT_RETRY */
-  retry?: Partial<RetryPolicy>;
-  /** Headers sent on every request to the FHIR server's origin (e.g. Epic-Client-ID). */
-  headers?: Record<string, string>;
-  /** Aborts every request (SIGINT). */
-  signal?: AbortSignal | undefined;
-  /** Receives retries and waits. */
-  onEvent?: ((event: HttpEvent) => void) | undefined;
-  /** Random source for jitter. @default Math.random */
-  random?: () => number;
-}
-
-/** Options for one request. */
-export interface RequestOptions {
-  /** @default "GET" */
-  method?: string;
-  headers?: Record<string, string>;
-  /**
-   * A replayable body (it may be sent again on retry), or a function that makes a fresh one per
-   * try (a client assertion must not be replayed: its `jti` is single-use).
-   */
-  body?:
-    | string
-    | URLSearchParams
-    | Uint8Array<ArrayBuffer>
-    | (() => Promise<string | URLSearchParams>);
-  /**
-   * Whether to send `Authorization`. Even when true it only goes to the FHIR server's origin,
-   * never to another one (redirects included). False for files whose manifest says
-   * `requiresAccessToken: false`. @default true
-   */
-  auth?: boolean;
-  /** Statuses handed to `consume` rather than treated as errors (2xx always are). */
-  acceptStatuses?: readonly number[];
-  /** Overrides of the client's retry policy. */
-  retry?: Partial<RetryPolicy>;
-  /** Also retry these statuses (e.g. a token endpoint's flaky 400). */
-  retryStatuses?: readonly number[];
-  /** Told about every failed try that will be retried (for the export log). */
-  onRetry?: (failure: TransientError) => void | Promise<void>;
-  /**
-   * The consumer reads the raw body itself (for BYOB reads into a reused buffer on the download
-   * hot path) and calls `progress()` whenever bytes arrive; the idle watchdog still applies, and
-   * any failure while reading is retried.
-   */
-  streaming?: boolean;
-  signal?: AbortSignal;
-}
 
 /** Statuses worth retrying: timeouts, throttling, and server-side hiccups. */
 export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -367,24 +270,14 @@ export class HttpClient {
         const accepted = (res.status >= 200 && res.status < 300) ||
           (options.acceptStatuses?.includes(res.status) ?? false);
         if (accepted) {
-          const describe = `${currentMethod} ${current.href}`;
-          if (options.streaming) {
-            return {
-              kind: "done",
-              value: await this.#consumeRaw(res, describe, controller, signal, consume),
-            };
-          }
-          const guarded = guardBody(res, {
+          const value = await consumeBody(res, {
             idleMs: this.#timeoutMs,
             abort: (reason) => controller.abort(reason),
-            describe,
+            describe: `${currentMethod} ${current.href}`,
             signal,
-          });
-          try {
-            return { kind: "done", value: await consume(guarded, () => {}) };
-          } finally {
-            await guarded.body?.cancel().catch(() => {});
-          }
+            streaming: options.streaming ?? false,
+          }, consume);
+          return { kind: "done", value };
         }
         const errorBody = await readErrorBody(res);
         const headersObj = headersToObject(res.headers);
@@ -415,46 +308,6 @@ export class HttpClient {
       }
     } finally {
       release();
-    }
-  }
-
-  /** Hands the raw response to a streaming consumer, with an idle watchdog fed by `progress`. */
-  async #consumeRaw<T>(
-    res: Response,
-    describe: string,
-    controller: AbortController,
-    signal: AbortSignal | undefined,
-    consume: (res: Response, progress: () => void) => Promise<T>,
-  ): Promise<T> {
-    let last = Date.now();
-    let stalled: TransientError | undefined;
-    const watchdog = setInterval(() => {
-      if (Date.now() - last < this.#timeoutMs) return;
-      stalled = new TransientError(
-        `${describe}: no data for ${Math.round(this.#timeoutMs / 1000)}s`,
-      );
-      controller.abort(stalled);
-    }, Math.max(10, Math.min(this.#timeoutMs / 4, 5000)));
-    try {
-      return await consume(res, () => {
-        last = Date.now();
-      });
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (stalled) throw stalled;
-      if (err instanceof SmartFetchError) throw err;
-      // File-system failures (disk full, permissions) are not the network's fault: no retry.
-      if (err instanceof Error && err.name in Deno.errors) throw err;
-      throw new TransientError(
-        `${describe}: connection lost while reading the body (${
-          err instanceof Error ? err.message : String(err)
-        })`,
-        {},
-        { cause: err },
-      );
-    } finally {
-      clearInterval(watchdog);
-      await res.body?.cancel().catch(() => {});
     }
   }
 }
