@@ -165,3 +165,45 @@ Deno.test("a run killed while waiting for the server resumes by polling, without
   const rows = await logRows(dir);
   assert.equal(new Set(rows.map((r) => r.exportId)).size, 1, "one exportId across the resume");
 });
+
+Deno.test("a run killed after finishing but before releasing the job only releases it on rerun", async () => {
+  await using server = await FakeFhirServer.start({ patients: 3, pollsUntilReady: 0 });
+  // The DELETE hangs, so the kill lands between "types done" and "job released".
+  server.addFault({ target: "delete", times: 1, fault: { kind: "latency", ms: 5000 } });
+  await using out = await tempDir();
+  const dir = join(out.path, "x");
+  const args = ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Condition", dir];
+  const child = spawnCli(args);
+  let finished = false;
+  for (let i = 0; i < 300 && !finished; i++) {
+    await sleep(20);
+    const meta = await metadata(dir).catch(() => ({} as Record<string, unknown>));
+    const done = Object.keys((meta.done as object | undefined) ?? {});
+    finished = done.length === 2 && meta.bulk !== undefined;
+  }
+  assert.ok(finished, "the run reached the release step");
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  const before = await metadata(dir);
+  const totals = before.totals as { files: number; resources: number };
+
+  const again = await runCliProcess(args);
+  assert.equal(again.code, 0, again.stderr);
+  const after = await metadata(dir);
+  assert.deepEqual(after.totals, totals, "the export is counted once");
+  assert.equal(after.bulk, undefined);
+  assert.equal(after["bulk-status"], undefined);
+  assert.equal(server.requests.filter((r) => r.kind === "kickoff").length, 1);
+  assert.equal(
+    server.requests.filter((r) => r.kind === "file" && r.status === 200).length,
+    totals.files,
+  );
+  const rows = await logRows(dir);
+  assert.equal(rows.filter((r) => r.eventId === "export_complete").length, 1);
+  assert.ok(
+    server.requests.some((r) => r.kind === "delete" && r.status === 202),
+    "released on rerun",
+  );
+});

@@ -94,6 +94,9 @@ export class BulkExporter {
           );
         }
         state = await this.#kickoff(missing);
+      } else if (state.finished && state.manifest) {
+        await this.#finish(state, state.manifest.files, false);
+        continue;
       } else {
         this.#say.info(`Resuming the bulk export at ${state.statusUrl}`);
       }
@@ -314,37 +317,41 @@ export class BulkExporter {
   async #finish(state: BulkState, files: BulkFile[], statusGone: boolean): Promise<void> {
     const { store, log, dir, clock } = this.#o;
     this.#o.reporter.emit({ type: "phase", phase: "finishing" });
-    const manifest = store.current.bulk!.manifest!;
     const server = await readServerMessages(dir, files.filter((f) => f.itemType === "error"));
     this.#summary.server.errors.push(...server.errors);
     this.#summary.server.messages.push(...server.messages);
-    const transactionTime = Number.isNaN(Date.parse(manifest.transactionTime))
-      ? new Date(clock.now()).toISOString()
-      : manifest.transactionTime;
-    const saved = store.current.bulk!.manifest!.files;
-    const total = { files: saved.length, resources: 0, bytes: 0 };
-    for (const f of saved) {
-      // A kill between a file's rename and the next progress save loses only its counts.
-      const stats = f.resources === undefined ? await countFile(join(dir, f.name)) : f;
-      total.resources += stats.resources ?? 0;
-      total.bytes += stats.bytes ?? 0;
+    if (!store.current.bulk!.finished) {
+      const manifest = store.current.bulk!.manifest!;
+      const transactionTime = Number.isNaN(Date.parse(manifest.transactionTime))
+        ? new Date(clock.now()).toISOString()
+        : manifest.transactionTime;
+      const total = { files: manifest.files.length, resources: 0, bytes: 0 };
+      for (const f of manifest.files) {
+        // A kill between a file's rename and the next progress save loses only its counts.
+        const stats = f.resources === undefined ? await countFile(join(dir, f.name)) : f;
+        total.resources += stats.resources ?? 0;
+        total.bytes += stats.bytes ?? 0;
+      }
+      await log.write(state.exportId, "export_complete", {
+        ...total,
+        attachments: null,
+        duration: clock.now() - Date.parse(state.kickoffTime),
+      });
+      // One atomic step: the types are done, the export is counted once, and only the release
+      // is left.
+      await store.update((m) => {
+        m.done ??= {};
+        for (const t of state.types) m.done[t] = transactionTime;
+        if (server.errors.length) m.serverErrors = (m.serverErrors ?? 0) + server.errors.length;
+        const before = m.totals ?? { files: 0, resources: 0, bytes: 0 };
+        m.totals = {
+          files: before.files + total.files,
+          resources: before.resources + total.resources,
+          bytes: before.bytes + total.bytes,
+        };
+        m.bulk!.finished = true;
+      });
     }
-    await log.write(state.exportId, "export_complete", {
-      ...total,
-      attachments: null,
-      duration: clock.now() - Date.parse(state.kickoffTime),
-    });
-    await store.update((m) => {
-      m.done ??= {};
-      for (const t of state.types) m.done[t] = transactionTime;
-      if (server.errors.length) m.serverErrors = (m.serverErrors ?? 0) + server.errors.length;
-      const before = m.totals ?? { files: 0, resources: 0, bytes: 0 };
-      m.totals = {
-        files: before.files + total.files,
-        resources: before.resources + total.resources,
-        bytes: before.bytes + total.bytes,
-      };
-    });
     if (!statusGone) await this.#release(state.statusUrl);
     await store.update((m) => {
       delete m.bulk;

@@ -12,7 +12,7 @@ import { ExitCode, UsageError } from "../errors.ts";
 import { Capabilities } from "../fhir/capability.ts";
 import { Messages } from "../log/events.ts";
 import { findNewPatients, writeDeletions } from "../workspace/deletions.ts";
-import { ensureDir } from "../workspace/files.ts";
+import { ensureDir, removeStaleTemps } from "../workspace/files.ts";
 import { FolderLock } from "../workspace/lock.ts";
 import {
   checkNickname,
@@ -146,6 +146,8 @@ export async function runExport(
   await ensureDir(out);
   const lock = await FolderLock.acquire(out, "export", ctx.clock.now());
   try {
+    // Temporary files (and links) a killed run left at the top of the managed folder.
+    await removeStaleTemps(out);
     // Plan again under the lock: another run may have finished in between.
     const again = await readFolderKind(out);
     checkManagedFolder(out, again, baseUrl, group);

@@ -53,6 +53,11 @@ const bulkStateSchema = z.object({
     complete: z.boolean(),
     files: z.array(bulkFileSchema),
   }).optional(),
+  /**
+   * Every file is downloaded and the types are marked done; only releasing the job on the server
+   * is left. (A rerun then does just that, without counting the export twice.)
+   */
+  finished: z.boolean().optional(),
 });
 
 /** The state of the bulk export in flight. */
