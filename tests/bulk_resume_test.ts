@@ -7,17 +7,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { listFiles, logRows, metadata, readResources, tempDir } from "./helpers/folder.ts";
-
-/** Every data file's resource ids, by file name. */
-async function contents(dir: string): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const name of await listFiles(dir)) {
-    if (!/\.ndjson(\.gz)?$/.test(name) || name === "log.ndjson") continue;
-    out.set(name, (await readResources(join(dir, name))).map((r) => String(r.id)));
-  }
-  return out;
-}
+import {
+  contents,
+  listFiles,
+  logRows,
+  metadata,
+  readResources,
+  sleep,
+  tempDir,
+} from "./helpers/folder.ts";
 
 /** What a kill left: every file that looks complete must be complete. */
 async function checkInvariants(dir: string, when: string): Promise<Set<string>> {
@@ -39,10 +37,6 @@ async function checkInvariants(dir: string, when: string): Promise<Set<string>> 
   }
   if (names.includes(".metadata")) await metadata(dir); // valid JSON, never half-written
   return complete;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 Deno.test("SIGKILL at random moments, then the same command, gives the same data as an uninterrupted run", async () => {

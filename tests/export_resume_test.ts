@@ -7,30 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { listFiles, metadata, readResources, tempDir } from "./helpers/folder.ts";
+import { contents, listFiles, metadata, sleep, tempDir } from "./helpers/folder.ts";
 import { assertSubfoldersReadable, links } from "./helpers/managed.ts";
-
-/** Data and deletion files of a subfolder: name -> ids (or DELETE urls). */
-async function contents(dir: string): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const name of await listFiles(dir)) {
-    if (!/\.ndjson(\.gz)?$/.test(name) || name === "log.ndjson") continue;
-    const rows = await readResources(join(dir, name));
-    out.set(
-      name,
-      rows.map((r) =>
-        r.resourceType === "Bundle"
-          ? (r.entry as { request: { url: string } }[]).map((e) => e.request.url).join()
-          : String(r.id)
-      ),
-    );
-  }
-  return out;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 Deno.test("export: SIGKILL at random moments, then the same command, gives the uninterrupted result", async () => {
   await using server = await FakeFhirServer.start({

@@ -5,7 +5,8 @@ import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import { AuthError, ServerError, TransientError } from "../errors.ts";
 import { bodyText } from "../fhir/operation_outcome.ts";
-import type { Authorizer, HttpClient } from "../http/client.ts";
+import type { HttpClient } from "../http/client.ts";
+import type { Authorizer } from "../http/types.ts";
 import type { SigningKey } from "./keys.ts";
 
 const tokenResponse = z.looseObject({

@@ -1,6 +1,6 @@
 /** HTTP Basic and static Bearer authentication. */
 
-import type { Authorizer } from "../http/client.ts";
+import type { Authorizer } from "../http/types.ts";
 
 /** `Authorization: Basic base64(user:password)` (UTF-8). */
 export function basicAuth(user: string, password: string): Authorizer {

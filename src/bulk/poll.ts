@@ -2,7 +2,8 @@
 
 import type { Clock } from "../clock.ts";
 import { ServerError, SmartFetchError, type TransientError } from "../errors.ts";
-import { headersToObject, type HttpClient, type RetryPolicy } from "../http/client.ts";
+import { headersToObject, type HttpClient } from "../http/client.ts";
+import type { RetryPolicy } from "../http/types.ts";
 import { backoffDelay } from "../http/retry_after.ts";
 import type { Reporter } from "../log/events.ts";
 import { type ExportLog, loggableHeaders } from "../log/export_log.ts";

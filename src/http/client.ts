@@ -20,16 +20,6 @@ import {
   type RetryPolicy,
 } from "./types.ts";
 
-export {
-  type Authorizer,
-  DEFAULT_RETRY,
-  type HttpClientOptions,
-  type HttpEvent,
-  NO_AUTH,
-  type RequestOptions,
-  type RetryPolicy,
-};
-
 /** Statuses worth retrying: timeouts, throttling, and server-side hiccups. */
 export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 

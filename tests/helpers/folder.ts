@@ -67,3 +67,29 @@ export async function logRows(
 export async function metadata(dir: string): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(join(dir, ".metadata")));
 }
+
+/**
+ * Every data and deletion file under `dir` (not the log): name -> resource ids, or for Bundles
+ * the DELETE urls they carry. Two folders with equal maps hold the same data.
+ */
+export async function contents(dir: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const name of await listFiles(dir)) {
+    if (!/\.ndjson(\.gz)?$/.test(name) || name === "log.ndjson") continue;
+    const rows = await readResources(join(dir, name));
+    out.set(
+      name,
+      rows.map((r) =>
+        r.resourceType === "Bundle"
+          ? (r.entry as { request: { url: string } }[]).map((e) => e.request.url).join()
+          : String(r.id)
+      ),
+    );
+  }
+  return out;
+}
+
+/** Waits for real (subprocess tests only). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
