@@ -40,6 +40,59 @@ export interface Config {
   synthetic: SyntheticOptions | undefined;
   /** software.name is "Epic": EpisodeOfCare searches need `type`, no `_lastUpdated` by default. */
   epic: boolean;
+  /** Largest HTTP chunk of a response body; Infinity for no limit. */
+  chunkBytes: number;
+  filesAsBinary: "json" | "xml" | undefined;
+  binaryGzipContent: boolean;
+  binaryKeyOrder: "data-last" | "data-first";
+  manifestTypeOverrides: Record<string, string>;
+  metadataHtml: boolean;
+  htmlNotFound: boolean;
+}
+
+/** The environment variable that sets the default `chunkBytes` (so a whole suite can rerun). */
+const CHUNK_BYTES_ENV = "SMART_FETCH_FAKE_CHUNK_BYTES";
+
+/** A positive integer, or Infinity. */
+function chunkSize(name: string, value: number): number {
+  if (value !== Infinity && !(Number.isInteger(value) && value > 0)) {
+    throw new RangeError(`${name} must be a positive integer or Infinity, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * `chunkBytes`: the option, else the environment variable (never in synthetic mode: the
+ * benchmark stays fast), else no limit.
+ */
+function resolveChunkBytes(options: FakeServerOptions): number {
+  if (options.chunkBytes !== undefined) return chunkSize("chunkBytes", options.chunkBytes);
+  if (options.synthetic) return Infinity;
+  const text = Deno.env.get(CHUNK_BYTES_ENV)?.trim() ?? "";
+  if (text === "") return Infinity;
+  // A typo must not silently run the suite unchunked.
+  if (!/^[0-9]+$/.test(text) || Number(text) === 0) {
+    throw new RangeError(`${CHUNK_BYTES_ENV} must be a positive integer, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function oneOf<T extends string>(name: string, value: T | undefined, allowed: T[]): T | undefined {
+  if (value !== undefined && !allowed.includes(value)) {
+    throw new RangeError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return value;
+}
+
+function typeOverrides(overrides: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [from, to] of Object.entries(overrides ?? {})) {
+    if (typeof to !== "string" || to === "") {
+      throw new RangeError(`manifestTypeOverrides.${from} must be a resource type name`);
+    }
+    out[from] = to;
+  }
+  return out;
 }
 
 function positive(name: string, value: number, allowZero = false): number {
@@ -64,6 +117,13 @@ export function resolveConfig(options: FakeServerOptions = {}): Config {
   const basePath = (options.basePath ?? "/fhir").replace(/\/+$/, "");
   if (basePath !== "" && !basePath.startsWith("/")) {
     throw new RangeError(`basePath must start with "/", got "${options.basePath}"`);
+  }
+  const filesAsBinary = oneOf("filesAsBinary", options.filesAsBinary, ["json", "xml"]);
+  if (filesAsBinary && (filesOnSecondOrigin || options.redirectFilesToSecondOrigin)) {
+    throw new RangeError(
+      "filesAsBinary serves files as [base]/Binary on the main origin; it cannot be combined " +
+        "with filesOnSecondOrigin or redirectFilesToSecondOrigin",
+    );
   }
   if (options.synthetic) {
     positive("synthetic.files", options.synthetic.files);
@@ -106,5 +166,13 @@ export function resolveConfig(options: FakeServerOptions = {}): Config {
     now: options.now ?? Date.now,
     synthetic: options.synthetic,
     epic,
+    chunkBytes: resolveChunkBytes(options),
+    filesAsBinary,
+    binaryGzipContent: options.binaryGzipContent ?? false,
+    binaryKeyOrder: oneOf("binaryKeyOrder", options.binaryKeyOrder, ["data-last", "data-first"]) ??
+      "data-last",
+    manifestTypeOverrides: typeOverrides(options.manifestTypeOverrides),
+    metadataHtml: options.metadataHtml ?? false,
+    htmlNotFound: options.htmlNotFound ?? false,
   };
 }

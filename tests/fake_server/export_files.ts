@@ -1,60 +1,62 @@
 /**
  * Export file downloads on either origin: expiry (410), access-token rules, the 307 hop to the
- * second origin, gzip, and the violations a client commits by sending its token where it must
- * not (to the second origin, or to a file whose manifest said `requiresAccessToken: false`).
+ * second origin, gzip, the `shorten` fault, HAPI's Binary wrapping, and the violations a client
+ * commits by sending its token where it must not (to the second origin, or to a file whose
+ * manifest said `requiresAccessToken: false`).
  *
  * @module
  */
 
-import { gzipSync } from "node:zlib";
-import type { ServerContext } from "./context.ts";
-import type { ExportFile, ExportJob, ExportJobs } from "./export_jobs.ts";
+import { acceptsGzip } from "./accept.ts";
+import { type Body, type Bytes, gzipBody, prefixBytes, prefixStream } from "./byte_streams.ts";
+import { wrapInBinary } from "./export_binary.ts";
+import type { ExportFile, ExportJobs } from "./export_jobs.ts";
+import { binaryId, type FileTarget } from "./file_urls.ts";
 import type { RawRequest, Reply } from "./http1.ts";
 import { empty, FHIR_NDJSON, outcome } from "./reply.ts";
 import { LINE_BYTES, syntheticStream } from "./synthetic.ts";
+import type { ShortenFault } from "./types.ts";
 
 const encoder = new TextEncoder();
 
-/** Whether an Accept-Encoding header allows gzip. */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  return header.split(",").some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(";");
-    if (coding !== "gzip" && coding !== "x-gzip" && coding !== "*") return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+/** One download, as routed. */
+export interface Download {
+  /** Which listener got it. */
+  listener: "main" | "second";
+  /** Its request log number (for violation messages). */
+  seq: number;
+  /** The file its URL names (undefined when the URL names none). */
+  target: FileTarget | undefined;
+  /** A `shorten` fault to apply to the content. */
+  shorten: ShortenFault | undefined;
 }
 
 /** The bytes of a data-set file: one JSON object per line. */
-function fileBytes(file: ExportFile): Uint8Array {
+function fileBytes(file: ExportFile): Bytes {
   if (!("lines" in file.content)) throw new Error("fileBytes is for data-set files only");
   return encoder.encode(file.content.lines.map((line) => JSON.stringify(line) + "\n").join(""));
 }
 
-/** Finds the file of a `/files/<job>/<name>` path. */
-function locate(jobs: ExportJobs, path: string): { job: ExportJob; file: ExportFile } | undefined {
-  const [, , jobId, name] = path.split("/");
-  const job = jobs.get(jobId ?? "");
-  if (!job || job.cancelled) return undefined;
-  const file = [...job.outputs, ...job.errors, ...job.deleted].find((f) => f.name === name);
-  return file ? { job, file } : undefined;
+/** The NDJSON of a file, shortened by a `shorten` fault; `length` when known for a stream. */
+function ndjsonOf(file: ExportFile, shorten: ShortenFault | undefined): {
+  body: Body;
+  length?: number;
+} {
+  const atLineEnd = shorten?.atLineEnd ?? false;
+  if ("lines" in file.content) {
+    const bytes = fileBytes(file);
+    return { body: shorten ? prefixBytes(bytes, shorten.afterBytes, atLineEnd) : bytes };
+  }
+  const stream = syntheticStream(file.type, file.content.synthetic, file.count);
+  if (!shorten) return { body: stream, length: file.count * LINE_BYTES };
+  return { body: stream.pipeThrough(prefixStream(shorten.afterBytes, atLineEnd)) };
 }
 
-/** The job id of a file path, for the request log. */
-export function fileJobId(path: string): string | undefined {
-  return path.split("/")[2];
-}
-
-/** Answers a file download on the main ("main") or file ("second") listener. */
-export function serveFile(
-  ctx: ServerContext,
-  jobs: ExportJobs,
-  request: RawRequest,
-  listener: "main" | "second",
-  seq: number,
-): Reply {
-  const found = locate(jobs, request.path);
+/** Answers a file download (a `/files/` URL, or an export Binary with `filesAsBinary`). */
+export function serveFile(jobs: ExportJobs, request: RawRequest, download: Download): Reply {
+  const { ctx } = jobs;
+  const { listener, seq } = download;
+  const found = download.target && jobs.find(download.target);
   if (!found) return outcome(404, "not-found", `No export file at ${request.path}`);
   const { job, file } = found;
   // (A token sent to the second origin is recorded for every path, by the server.)
@@ -79,15 +81,21 @@ export function serveFile(
     return empty(307, { location: `${ctx.secondOrigin}${request.path}${query}` });
   }
   const gzip = ctx.config.gzipFiles && acceptsGzip(request.headers["accept-encoding"]);
-  const headers: Record<string, string> = { "content-type": FHIR_NDJSON };
-  if (gzip) headers["content-encoding"] = "gzip";
-  if ("synthetic" in file.content) {
-    const stream = syntheticStream(file.type, file.content.synthetic, file.count);
-    if (gzip) {
-      return { status: 200, headers, body: stream.pipeThrough(new CompressionStream("gzip")) };
-    }
-    return { status: 200, headers, body: stream, length: file.count * LINE_BYTES };
+  let { body, length } = ndjsonOf(file, download.shorten);
+  let contentType = FHIR_NDJSON;
+  if (ctx.config.filesAsBinary) {
+    ({ body, contentType } = wrapInBinary(ctx.config, {
+      id: binaryId({ jobId: job.id, name: file.name }),
+      ndjson: body,
+      accept: request.headers["accept"],
+    }));
+    length = undefined;
   }
-  const bytes = fileBytes(file);
-  return { status: 200, headers, body: gzip ? gzipSync(bytes) : bytes };
+  const headers: Record<string, string> = { "content-type": contentType };
+  if (gzip) {
+    headers["content-encoding"] = "gzip";
+    body = gzipBody(body);
+    length = undefined;
+  }
+  return { status: 200, headers, body, ...(length === undefined ? {} : { length }) };
 }

@@ -10,6 +10,7 @@ import type { ServerContext } from "./context.ts";
 import { type ExportRequest, KickoffError, parseKickoff } from "./export_request.ts";
 import { takeSnapshot } from "./export_snapshot.ts";
 import type { RawRequest, Reply } from "./http1.ts";
+import { type FileTarget, fileUrl } from "./file_urls.ts";
 import { empty, json, operationOutcome, outcome } from "./reply.ts";
 import { syntheticLineCount } from "./synthetic.ts";
 
@@ -65,11 +66,22 @@ function files(type: string, prefix: string, lines: unknown[], size: number): Ex
 /** The registry of export jobs of one server. */
 export class ExportJobs {
   readonly #jobs = new Map<string, ExportJob>();
-  constructor(private readonly ctx: ServerContext) {}
+  /** The server the jobs belong to. */
+  constructor(readonly ctx: ServerContext) {}
 
   /** A job by id. */
   get(id: string): ExportJob | undefined {
     return this.#jobs.get(id);
+  }
+
+  /** The file a download URL names, unless its job is unknown or DELETEd. */
+  find(target: FileTarget): { job: ExportJob; file: ExportFile } | undefined {
+    const job = this.#jobs.get(target.jobId);
+    if (!job || job.cancelled) return undefined;
+    const file = [...job.outputs, ...job.errors, ...job.deleted].find((f) =>
+      f.name === target.name
+    );
+    return file ? { job, file } : undefined;
   }
 
   /** The status URL of a job. */
@@ -77,10 +89,9 @@ export class ExportJobs {
     return `${this.ctx.baseUrl}/$export-status/${job.id}`;
   }
 
-  /** The URL a manifest lists for a file (main or second origin, current generation). */
+  /** The URL a manifest lists for a file (see file_urls.ts), for the current generation. */
   fileUrl(job: ExportJob, file: ExportFile): string {
-    const origin = this.ctx.config.filesOnSecondOrigin ? this.ctx.secondOrigin : this.ctx.origin;
-    return `${origin}/files/${job.id}/${file.name}?gen=${job.generation}`;
+    return fileUrl(this.ctx, { jobId: job.id, name: file.name, generation: job.generation });
   }
 
   /** Handles a kick-off; returns the reply and the new job id (when one was created). */
@@ -205,7 +216,14 @@ export class ExportJobs {
       transactionTime: job.transactionTime,
       request: job.request,
       requiresAccessToken: job.requiresAccessToken,
-      output: output.map((f) => ({ type: f.type, url: this.fileUrl(job, f), count: f.count })),
+      output: output.map((f) => ({
+        // manifestTypeOverrides: a mislabeled manifest (the content keeps its real type).
+        type: Object.hasOwn(config.manifestTypeOverrides, f.type)
+          ? config.manifestTypeOverrides[f.type]
+          : f.type,
+        url: this.fileUrl(job, f),
+        count: f.count,
+      })),
       error: page === 1 ? job.errors.map((f) => ({ type: f.type, url: this.fileUrl(job, f) })) : [],
     };
     if (page === 1 && job.deleted.length > 0) {

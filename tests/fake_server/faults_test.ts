@@ -135,7 +135,7 @@ Deno.test("closing the server during a latency fault ends cleanly", async () => 
   assert.ok(await pending instanceof TypeError);
 });
 
-Deno.test("synthetic mode streams exact, distinct NDJSON lines fast", async () => {
+Deno.test("synthetic mode streams exact, distinct NDJSON lines", async () => {
   await using server = await FakeFhirServer.start({
     pollsUntilReady: 0,
     synthetic: { type: "Observation", files: 3, bytesPerFile: 4_000_000 },
@@ -143,7 +143,6 @@ Deno.test("synthetic mode streams exact, distinct NDJSON lines fast", async () =
   const manifest = await exportManifest(`${server.baseUrl}/$export`);
   assert.equal(manifest.output.length, 3);
   const lines = Math.ceil(4_000_000 / SYNTHETIC_LINE_BYTES);
-  const started = performance.now();
   const files = await Promise.all(manifest.output.map(async (o) => {
     assert.equal(o.count, lines);
     const res = await fetch(o.url, { headers: { "accept-encoding": "gzip" } });
@@ -151,17 +150,14 @@ Deno.test("synthetic mode streams exact, distinct NDJSON lines fast", async () =
     assert.equal(Number(res.headers.get("content-length")), lines * SYNTHETIC_LINE_BYTES);
     return await res.text();
   }));
-  const seconds = (performance.now() - started) / 1000;
   const ids = new Set<string>();
   for (const text of files) {
     const rows = text.split("\n").filter(Boolean);
     assert.equal(rows.length, lines);
     for (const row of rows) ids.add(JSON.parse(row).id);
   }
+  // Speed is measured by `deno task bench`, not asserted here.
   assert.equal(ids.size, 3 * lines);
-  const megabytes = (3 * lines * SYNTHETIC_LINE_BYTES) / 1e6;
-  // Loose bound (CI machines vary); a real run does well over 1 GB/s in-process.
-  assert.ok(megabytes / seconds > 50, `${(megabytes / seconds).toFixed(0)} MB/s`);
 
   server.addFault({ target: "file", fault: { kind: "truncate", afterBytes: 100_000 } });
   const cut = await fetch(manifest.output[0]!.url);

@@ -25,6 +25,7 @@ export type {
   LoggedRequest,
   RequestKind,
   Resource,
+  ShortenFault,
   SmartClient,
   SyntheticOptions,
 } from "./types.ts";

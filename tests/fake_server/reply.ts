@@ -1,5 +1,5 @@
 /**
- * Building replies: FHIR JSON, OperationOutcomes, OAuth errors and plain text.
+ * Building replies: FHIR JSON, OperationOutcomes, OAuth errors, plain text and HTML.
  *
  * @module
  */
@@ -68,6 +68,15 @@ export function text(status: number, body: string, headers: Record<string, strin
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
     body: encoder.encode(body),
   };
+}
+
+/** An HTML reply (for servers that are not FHIR servers at all). */
+export function html(
+  status: number,
+  page: string,
+  contentType = "text/html; charset=utf-8",
+): Reply {
+  return { status, headers: { "content-type": contentType }, body: encoder.encode(page) };
 }
 
 /** A reply with no body. */

@@ -7,13 +7,15 @@
 
 import { capabilityStatement, smartConfiguration } from "./capability.ts";
 import type { ServerContext } from "./context.ts";
-import { fileJobId, serveFile } from "./export_files.ts";
+import { serveFile } from "./export_files.ts";
 import type { ExportJobs } from "./export_jobs.ts";
+import { binaryIdTarget, filesPathTarget, type FileTarget } from "./file_urls.ts";
 import type { RawRequest, Reply } from "./http1.ts";
+import { htmlNotFound, loginPage } from "./html_pages.ts";
 import { json, outcome } from "./reply.ts";
 import { read, readBinary, search } from "./search.ts";
 import type { TokenEndpoint } from "./token_endpoint.ts";
-import type { RequestKind } from "./types.ts";
+import type { RequestKind, ShortenFault } from "./types.ts";
 
 /** A routed request, ready to run. */
 export interface Route {
@@ -22,8 +24,16 @@ export interface Route {
   jobId?: string;
   /** Whether the normal FHIR credentials are checked before `run`. */
   auth: boolean;
-  /** Produces the reply; `setJobId` records the id of a job a kick-off created. */
-  run: (setJobId: (id: string) => void) => Reply | Promise<Reply>;
+  /** Produces the reply. */
+  run: (hooks: RunHooks) => Reply | Promise<Reply>;
+}
+
+/** What the server hands a route when it runs it. */
+export interface RunHooks {
+  /** Records the id of a job a kick-off created. */
+  setJobId: (id: string) => void;
+  /** A `shorten` fault that fired for this request (only file downloads use it). */
+  shorten: ShortenFault | undefined;
 }
 
 /** Handlers the router dispatches to. */
@@ -47,6 +57,20 @@ function methodNotAllowed(method: string, allowed: string): Reply {
   return outcome(405, "not-supported", `Method ${method} is not allowed here`, { allow: allowed });
 }
 
+/** An export file download (kind "file", with the job id its URL names). */
+function fileRoute(
+  h: Handlers,
+  request: RawRequest,
+  download: { listener: "main" | "second"; seq: number; target: FileTarget | undefined },
+): Route {
+  return {
+    kind: "file",
+    ...(download.target ? { jobId: download.target.jobId } : {}),
+    auth: false,
+    run: ({ shorten }) => serveFile(h.jobs, request, { ...download, shorten }),
+  };
+}
+
 /** Routes a request to the main listener. `seq` is its log number (for violation messages). */
 export function routeMain(h: Handlers, request: RawRequest, seq: number): Route {
   const { ctx, jobs } = h;
@@ -60,16 +84,11 @@ export function routeMain(h: Handlers, request: RawRequest, seq: number): Route 
     };
   }
   if (path.startsWith("/files/")) {
-    const jobId = fileJobId(path);
-    return {
-      kind: "file",
-      ...(jobId ? { jobId } : {}),
-      auth: false,
-      run: () => serveFile(ctx, jobs, request, "main", seq),
-    };
+    return fileRoute(h, request, { listener: "main", seq, target: filesPathTarget(path) });
   }
   const base = ctx.config.basePath;
   if (!(path === base || path.startsWith(`${base}/`))) {
+    if (ctx.config.htmlNotFound) return other(htmlNotFound());
     return other(outcome(404, "not-found", `Nothing at ${path}; the FHIR base is ${ctx.baseUrl}`));
   }
   const segments = decodeSegments(path.slice(base.length));
@@ -85,7 +104,10 @@ export function routeMain(h: Handlers, request: RawRequest, seq: number): Route 
     return get(
       "metadata",
       false,
-      () => json(200, capabilityStatement(ctx.config, ctx, ctx.supportedTypes)),
+      () =>
+        ctx.config.metadataHtml
+          ? loginPage()
+          : json(200, capabilityStatement(ctx.config, ctx, ctx.supportedTypes)),
     );
   }
   if (segments.length === 2 && first === ".well-known" && second === "smart-configuration") {
@@ -101,7 +123,7 @@ export function routeMain(h: Handlers, request: RawRequest, seq: number): Route 
   const kickoff = (level: "system" | "patient" | "group", groupId?: string): Route => ({
     kind: "kickoff",
     auth: true,
-    run: (setJobId) => {
+    run: ({ setJobId }) => {
       const { reply, jobId } = jobs.kickoff(request, level, groupId);
       if (jobId) setJobId(jobId);
       return reply;
@@ -135,6 +157,9 @@ export function routeMain(h: Handlers, request: RawRequest, seq: number): Route 
     };
   }
   if (segments.length === 2 && first === "Binary") {
+    // filesAsBinary: export files live among the Binary resources, as on HAPI.
+    const target = ctx.config.filesAsBinary ? binaryIdTarget(second!) : undefined;
+    if (target) return fileRoute(h, request, { listener: "main", seq, target });
     return get("binary", true, () => readBinary(ctx, request, second!));
   }
   if (segments.length === 2 && TYPE.test(first!)) {
@@ -149,13 +174,11 @@ export function routeMain(h: Handlers, request: RawRequest, seq: number): Route 
 /** Routes a request to the second (file) listener. */
 export function routeSecond(h: Handlers, request: RawRequest, seq: number): Route {
   if (request.path.startsWith("/files/")) {
-    const jobId = fileJobId(request.path);
-    return {
-      kind: "file",
-      ...(jobId ? { jobId } : {}),
-      auth: false,
-      run: () => serveFile(h.ctx, h.jobs, request, "second", seq),
-    };
+    return fileRoute(h, request, {
+      listener: "second",
+      seq,
+      target: filesPathTarget(request.path),
+    });
   }
   return {
     kind: "other",

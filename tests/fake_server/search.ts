@@ -6,6 +6,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { mediaRanges } from "./accept.ts";
 import type { ServerContext } from "./context.ts";
 import type { RawRequest, Reply } from "./http1.ts";
 import { json, outcome } from "./reply.ts";
@@ -101,11 +102,6 @@ export function read(ctx: ServerContext, type: string, id: string): Reply {
   });
 }
 
-/** Media ranges of an Accept header, without parameters, lower-cased. */
-function accepted(header: string | undefined): string[] {
-  return (header ?? "*/*").split(",").map((p) => p.split(";")[0]!.trim().toLowerCase());
-}
-
 /**
  * `GET [base]/Binary/<id>`: raw bytes when Accept names the Binary's mimetype (or a wildcard),
  * a Binary resource when it asks for FHIR JSON. Anything else still gets the raw bytes with
@@ -117,7 +113,7 @@ export function readBinary(ctx: ServerContext, request: RawRequest, id: string):
   const binary = ctx.store.get("Binary", id);
   if (!binary) return outcome(404, "not-found", `Binary/${id} is not known`);
   const mime = String(binary.contentType ?? "application/octet-stream");
-  const ranges = accepted(request.headers["accept"]);
+  const ranges = mediaRanges(request.headers["accept"]);
   const wantsRaw = ranges.some((r) => r === mime || r === "*/*" || r === `${mime.split("/")[0]}/*`);
   const wantsJson = ranges.some((r) => r === "application/fhir+json" || r === "application/json");
   if (wantsJson && !ranges.includes(mime)) return json(200, binary);

@@ -45,8 +45,17 @@ export class FakeFhirServer {
   private constructor(config: Config) {
     this.#config = config;
     this.#store = new DataStore(config.seed, config.patients, config.now);
-    this.#main = Http1Listener.listen(HOST, (req, signal) => this.#handle("main", req, signal));
-    this.#second = Http1Listener.listen(HOST, (req, signal) => this.#handle("second", req, signal));
+    const framing = { chunkBytes: config.chunkBytes };
+    this.#main = Http1Listener.listen(
+      HOST,
+      (req, signal) => this.#handle("main", req, signal),
+      framing,
+    );
+    this.#second = Http1Listener.listen(
+      HOST,
+      (req, signal) => this.#handle("second", req, signal),
+      framing,
+    );
     this.origin = `http://${HOST}:${this.#main.port}`;
     this.baseUrl = this.origin + config.basePath;
     this.secondOrigin = `http://${HOST}:${this.#second.port}`;
@@ -160,7 +169,10 @@ export class FakeFhirServer {
     } else {
       if (fault?.kind === "latency") await systemClock.sleep(fault.ms, signal);
       const denied = route.auth ? this.#handlers.ctx.auth.check(request.headers) : undefined;
-      reply = denied ?? await route.run((id) => entry.jobId = id);
+      reply = denied ?? await route.run({
+        setJobId: (id) => entry.jobId = id,
+        shorten: fault?.kind === "shorten" ? fault : undefined,
+      });
       if (fault?.kind === "reset" || fault?.kind === "truncate") {
         reply = { ...reply, cut: { mode: fault.kind, afterBytes: fault.afterBytes } };
       }

@@ -106,6 +106,58 @@ export interface FakeServerOptions {
   now?: () => number;
   /** Benchmark mode: see {@linkcode SyntheticOptions}. */
   synthetic?: SyntheticOptions;
+  /**
+   * Largest HTTP chunk of every response body (files, search Bundles, metadata, errors, tokens)
+   * on both listeners. When finite, every non-empty body is sent with chunked transfer encoding
+   * in chunks of at most this many bytes, even when its length is known, and after gzip; Deno's
+   * fetch yields at most one HTTP chunk per read, so the client's reads are that small (lines
+   * span many reads). Replies without a body keep `content-length: 0`; a `truncate` fault keeps
+   * its Content-Length framing; a `reset` fault sends whole chunks, then the size line of one
+   * that never comes. `Infinity` sends bodies as they are (and overrides the environment).
+   * @default the environment variable SMART_FETCH_FAKE_CHUNK_BYTES when set to a positive integer (another non-empty value throws), else Infinity; always Infinity in synthetic mode
+   */
+  chunkBytes?: number;
+  /**
+   * HAPI / Smile CDR: every manifest file URL (output, error, deleted) is
+   * `[base]/Binary/<job id>-<file name without .ndjson>?gen=G` on the main origin, and the
+   * download answers a Binary resource whose `data` is the base64 of the NDJSON, whatever the
+   * Accept header says (`application/fhir+ndjson` is ignored, as old HAPI does: hapi-fhir issue
+   * 4051). "json": always JSON, `application/fhir+json;charset=UTF-8`. "xml": FHIR XML,
+   * `application/fhir+xml;charset=UTF-8`, unless Accept names `application/fhir+json` or
+   * `application/json` (then the JSON Binary). Auth, expiry, gzip and faults work as for
+   * `/files/` URLs; the request log says kind "file" with the job id. Not combinable with
+   * `filesOnSecondOrigin` or `redirectFilesToSecondOrigin`.
+   * @default undefined (plain NDJSON files under /files/)
+   */
+  filesAsBinary?: "json" | "xml";
+  /** With `filesAsBinary`: the Binary's `data` is the base64 of the gzip of the NDJSON. @default false */
+  binaryGzipContent?: boolean;
+  /**
+   * With `filesAsBinary: "json"` (or an XML server asked for JSON): where `data` sits. "data-last":
+   * `{"resourceType","id","contentType","data"}`; "data-first":
+   * `{"resourceType","data","id","contentType"}`. FHIR XML has a fixed element order (data last).
+   * @default "data-last"
+   */
+  binaryKeyOrder?: "data-last" | "data-first";
+  /**
+   * A mislabeled manifest: output entries whose content is type K are listed with type
+   * `overrides[K]` (e.g. `{Condition: "Patient"}`); the file content is unchanged. Only `output`.
+   * @default {}
+   */
+  manifestTypeOverrides?: Record<string, string>;
+  /**
+   * Not a FHIR server: `[base]/metadata` answers 200 with an HTML login page
+   * (`text/html; charset=utf-8`), as a portal or SSO proxy at the given URL would.
+   * @default false
+   */
+  metadataHtml?: boolean;
+  /**
+   * Every path on the main origin outside the FHIR base (other than the token endpoint and
+   * `/files/`) answers 404 with an HTML page (`text/html`) instead of a JSON OperationOutcome,
+   * as a web server in front of a wrong base path does.
+   * @default false
+   */
+  htmlNotFound?: boolean;
 }
 
 /** What a request was, as the server routed it. */
@@ -166,7 +218,21 @@ export type Fault =
   /** Declare the full Content-Length, send this many bytes, then close (body-less: as reset). */
   | { kind: "truncate"; afterBytes: number }
   /** Delay the otherwise normal answer. */
-  | { kind: "latency"; ms: number };
+  | { kind: "latency"; ms: number }
+  /**
+   * File downloads only (a proxy that stops early without an error): serve just the first
+   * `afterBytes` bytes of the file's NDJSON (with `atLineEnd`, cut back to just after the last
+   * newline within them; the whole file when it is shorter), as a complete, valid 200 reply:
+   * Content-Length of the short body (or chunked and properly terminated), gzip as usual. With
+   * `filesAsBinary` the Binary holds the shortened content. A matching request that gets no
+   * file content (another kind, a 401/404/410, a 307 to the second origin) uses the fault up but
+   * is answered normally.
+   * @default atLineEnd false
+   */
+  | { kind: "shorten"; afterBytes: number; atLineEnd?: boolean };
+
+/** The `shorten` fault. */
+export type ShortenFault = Extract<Fault, { kind: "shorten" }>;
 
 /** A fault injection rule for {@linkcode FakeFhirServer.addFault}. */
 export interface FaultRule {
