@@ -13,8 +13,16 @@ export const ExitCode = {
   Usage: 2,
   /** The export finished, but the server reported errors (kept in `error/`). */
   ServerErrors: 3,
-  /** Another run holds the folder's lock. */
+  /** Another run holds the folder's lock: try again once it is done. */
   Locked: 4,
+  /**
+   * The server refused the request in a way a rerun cannot fix (a 400 or 404 at kick-off, an
+   * unknown Group, 403, credentials refused even after re-authorizing), or sent files that are
+   * not what its manifest says. Fix the command, the credentials or the server first.
+   */
+  Refused: 5,
+  /** A bug in smart-fetch. */
+  Bug: 70,
   /** Interrupted by SIGINT/SIGTERM; rerun the same command to resume. */
   Interrupted: 130,
 } as const;
@@ -22,7 +30,7 @@ export const ExitCode = {
 /** Base class: every error we raise on purpose. Its message is shown as `error: <message>`. */
 export class SmartFetchError extends Error {
   /** The exit code main.ts uses for this error. */
-  readonly exitCode: number = ExitCode.Failure;
+  exitCode: number = ExitCode.Failure;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -31,18 +39,36 @@ export class SmartFetchError extends Error {
 
 /** Bad flags or arguments. */
 export class UsageError extends SmartFetchError {
-  override readonly exitCode: number = ExitCode.Usage;
+  override exitCode: number = ExitCode.Usage;
 }
 
 /** Bad config file, key file or ID file. */
 export class ConfigError extends SmartFetchError {
-  override readonly exitCode: number = ExitCode.Usage;
+  override exitCode: number = ExitCode.Usage;
 }
 
-/** Could not authenticate with the server. */
-export class AuthError extends SmartFetchError {}
+/** The server refused our credentials (even after re-authorizing): a rerun cannot fix it. */
+export class AuthError extends SmartFetchError {
+  override exitCode: number = ExitCode.Refused;
+}
 
-/** The server answered with an error that retrying will not fix. */
+/** The server refused the request or sent unusable data, in a way a rerun cannot fix. */
+export class RefusedError extends SmartFetchError {
+  override exitCode: number = ExitCode.Refused;
+}
+
+/**
+ * Something went wrong inside smart-fetch itself (a TypeError in our own stream code, say).
+ * Never retried: retrying a bug for hours only hides it.
+ */
+export class InternalError extends SmartFetchError {
+  override exitCode: number = ExitCode.Bug;
+}
+
+/**
+ * The server answered with an error that retrying will not fix now. A 4xx is the server saying
+ * no (exit code 5); other statuses (or none) may pass (exit code 1).
+ */
 export class ServerError extends SmartFetchError {
   /** HTTP status, when there was a response. */
   readonly status: number | undefined;
@@ -65,6 +91,9 @@ export class ServerError extends SmartFetchError {
     super(message, options);
     this.url = details.url;
     this.status = details.status;
+    if (details.status !== undefined && details.status >= 400 && details.status < 500) {
+      this.exitCode = ExitCode.Refused;
+    }
     this.body = details.body;
     this.headers = details.headers;
   }
@@ -74,6 +103,8 @@ export class ServerError extends SmartFetchError {
 export class TransientError extends SmartFetchError {
   /** HTTP status, when there was a response. */
   readonly status: number | undefined;
+  /** The cause alone, without the URL (`HTTP 503 Service Unavailable`), for retry lines. */
+  readonly reason: string | undefined;
   /** Milliseconds the server asked us to wait (already parsed and capped), if it said. */
   readonly retryAfterMs: number | undefined;
   /** Parsed error body, for the log. */
@@ -87,11 +118,13 @@ export class TransientError extends SmartFetchError {
       retryAfterMs?: number | undefined;
       body?: unknown;
       headers?: Record<string, string> | undefined;
+      reason?: string | undefined;
     } = {},
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.status = details.status;
+    this.reason = details.reason;
     this.retryAfterMs = details.retryAfterMs;
     this.body = details.body;
     this.headers = details.headers;
@@ -100,12 +133,12 @@ export class TransientError extends SmartFetchError {
 
 /** Another process holds the lock of the folder. */
 export class LockedError extends SmartFetchError {
-  override readonly exitCode: number = ExitCode.Locked;
+  override exitCode: number = ExitCode.Locked;
 }
 
 /** The run was interrupted by a signal. */
 export class InterruptedError extends SmartFetchError {
-  override readonly exitCode: number = ExitCode.Interrupted;
+  override exitCode: number = ExitCode.Interrupted;
 }
 
 /** Returns the message of any thrown value. */

@@ -12,6 +12,7 @@ import { type ExportLog, loggableHeaders } from "../log/export_log.ts";
 import { exists } from "../workspace/files.ts";
 import type { BulkFile } from "../workspace/metadata.ts";
 import { downloadFile, type DownloadResult, isExpiredFileError } from "./download.ts";
+import { IncompleteFileError, MislabeledFileError } from "./ndjson_check.ts";
 
 /** Progress of finished files is saved at most this often (the files themselves are the truth). */
 const SAVE_EVERY_MS = 2000;
@@ -33,10 +34,29 @@ export interface QueueOptions {
   save: (finished: ReadonlyMap<string, DownloadResult>) => Promise<void>;
 }
 
+/** A file that failed its checks and was not saved. */
+export interface FailedFile {
+  file: BulkFile;
+  /** Its rows are of another type than the manifest says (not retried), or it stayed short. */
+  reason: "mislabeled" | "incomplete";
+  message: string;
+}
+
+/** Why a download's content was refused, if it was (rather than the connection failing). */
+export function contentFailure(err: unknown): FailedFile["reason"] | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof MislabeledFileError) return "mislabeled";
+    if (e instanceof IncompleteFileError) return "incomplete";
+  }
+  return undefined;
+}
+
 /** What the queue did. */
 export interface QueueResult {
   /** Files whose URLs no longer work (403/404/410). */
   expired: BulkFile[];
+  /** Files whose content failed the checks (after retries); the others went on. */
+  failed: FailedFile[];
   /** Files downloaded now, and their totals. */
   downloaded: { files: number; resources: number; bytes: number; diskBytes: number };
   /** Files already complete from an earlier run. */
@@ -44,9 +64,10 @@ export interface QueueResult {
 }
 
 /**
- * Downloads every file not on disk yet. On a failure that is not an expired URL, no new file is
- * started, the ones in flight finish or fail, and then the failure is thrown (finished files stay:
- * a rerun skips them).
+ * Downloads every file not on disk yet. A file whose content fails its checks is set aside and
+ * the others go on. On any other failure that is not an expired URL (the server or the network
+ * is down), no new file is started, the ones in flight finish or fail, and then the failure is
+ * thrown (finished files stay: a rerun skips them).
  */
 export async function downloadQueue(
   files: readonly BulkFile[],
@@ -61,6 +82,7 @@ export async function downloadQueue(
   o.reporter.emit({ type: "files-planned", total: files.length, alreadyDone: alreadyHad });
   const result: QueueResult = {
     expired: [],
+    failed: [],
     downloaded: { files: 0, resources: 0, bytes: 0, diskBytes: 0 },
     alreadyHad,
   };
@@ -111,6 +133,17 @@ export async function downloadQueue(
         message: (err as Error).message,
         responseHeaders: loggableHeaders(err instanceof ServerError ? err.headers : undefined),
       });
+      const refused = contentFailure(err);
+      if (refused) {
+        // One bad file does not stop the others: it is reported, and the next run retries it.
+        result.failed.push({ file, reason: refused, message: (err as Error).message });
+        o.reporter.emit({
+          type: "message",
+          level: "warn",
+          text: `${file.name} was not saved: ${(err as Error).message}`,
+        });
+        return;
+      }
       if (!isExpiredFileError(err)) throw err;
       result.expired.push(file);
     }

@@ -13,11 +13,13 @@ import type { HttpClient } from "../http/client.ts";
 import { Messages, type Reporter } from "../log/events.ts";
 import type { ExportLog } from "../log/export_log.ts";
 import type { BulkFile, BulkState, OutputMetadataStore } from "../workspace/metadata.ts";
-import { downloadQueue } from "./download_queue.ts";
+import { downloadQueue, type FailedFile } from "./download_queue.ts";
 import { type ExportLevel, kickoff } from "./kickoff.ts";
 import type { ManifestPage } from "./manifest.ts";
 import { assignNames } from "./naming.ts";
-import { fetchManifestPage, pollUntilReady } from "./poll.ts";
+import { pollUntilReady } from "./poll.ts";
+import { readManifestPages } from "./manifest_pages.ts";
+import { refuseFailedFiles } from "./failed_files.ts";
 import { countFile, readServerMessages, type ServerMessages } from "./server_messages.ts";
 
 /** A folder never spends more than this many kick-offs in one run (expired exports redo). */
@@ -47,6 +49,11 @@ export interface BulkExportOptions {
   concurrency: number;
   /** Give up waiting for the server after this long. */
   maxWaitMs: number;
+  /**
+   * Called once the server has accepted a kick-off, before its status URL is saved: creates the
+   * folder and writes what waited in memory (bind late: a refused kick-off writes nothing).
+   */
+  bind?: () => Promise<void>;
 }
 
 /** What a run did. */
@@ -67,6 +74,8 @@ type Outcome = { kind: "done" } | { kind: "redo"; types: string[]; reason: strin
 export class BulkExporter {
   readonly #o: BulkExportOptions;
   readonly #say: Messages;
+  /** Files that failed their checks in this run. */
+  #failed: FailedFile[] = [];
   readonly #summary: BulkSummary = {
     downloaded: { files: 0, resources: 0, bytes: 0, diskBytes: 0 },
     alreadyHad: 0,
@@ -120,8 +129,8 @@ export class BulkExporter {
       capabilities,
       method: this.#o.method,
       // Saved before anything else: a kill right after the kick-off must not start a second export.
-      onStarted: (started) =>
-        store.update((m) => {
+      onStarted: async (started) => {
+        await store.update((m) => {
           m["bulk-status"] = started.statusUrl;
           m.bulk = {
             exportId: started.exportId,
@@ -130,7 +139,10 @@ export class BulkExporter {
             types,
             kickoffTime: new Date(clock.now()).toISOString(),
           };
-        }),
+          delete m.cancelled;
+        });
+        await this.#o.bind?.();
+      },
     });
     this.#say.info(`The server accepted the export. Status URL: ${store.current.bulk!.statusUrl}`);
     return store.current.bulk!;
@@ -174,6 +186,7 @@ export class BulkExporter {
 
     reporter.emit({ type: "phase", phase: "downloading" });
     let expired = await this.#downloadAll(files, requiresToken);
+    await this.#failIfRefused();
     if (expired.length && !statusGone) {
       // Signed file URLs expire; a fresh poll of the same export usually gives new ones.
       this.#say.warn(`${expired.length} file URL(s) expired; asking the server for fresh ones.`);
@@ -192,6 +205,7 @@ export class BulkExporter {
           files.filter((f) => names.has(f.name)),
           again.page.requiresAccessToken,
         );
+        await this.#failIfRefused();
       } else {
         statusGone = true;
       }
@@ -238,39 +252,9 @@ export class BulkExporter {
   }
 
   /** Reads every manifest page (partial manifests), logging them the first time only. */
-  async #pages(first: ManifestPage, state: BulkState | undefined): Promise<ManifestPage[]> {
-    const { log, http } = this.#o;
-    const firstTime = state !== undefined && !state.manifest;
-    const pages = [first];
-    if (firstTime) {
-      await log.write(state.exportId, "status_complete", {
-        transactionTime: first.transactionTime,
-      });
-    }
-    for (let page = first;;) {
-      if (firstTime) {
-        await log.write(state.exportId, "status_page_complete", {
-          transactionTime: page.transactionTime,
-          outputFileCount: page.counts.output,
-          deletedFileCount: page.counts.deleted,
-          errorFileCount: page.counts.error,
-        });
-      }
-      if (!page.next) break;
-      page = await fetchManifestPage(page.next, http);
-      pages.push(page);
-    }
-    if (firstTime) {
-      const total = (k: keyof ManifestPage["counts"]) => pages.reduce((n, p) => n + p.counts[k], 0);
-      await log.write(state.exportId, "manifest_complete", {
-        transactionTime: first.transactionTime,
-        totalOutputFileCount: total("output"),
-        totalDeletedFileCount: total("deleted"),
-        totalErrorFileCount: total("error"),
-        totalManifests: pages.length,
-      });
-    }
-    return pages;
+  #pages(first: ManifestPage, state: BulkState | undefined): Promise<ManifestPage[]> {
+    const logAs = state !== undefined && !state.manifest ? state.exportId : undefined;
+    return readManifestPages(first, { http: this.#o.http, log: this.#o.log, logAs });
   }
 
   async #saveManifest(first: ManifestPage, files: BulkFile[]): Promise<void> {
@@ -310,7 +294,13 @@ export class BulkExporter {
     d.bytes += result.downloaded.bytes;
     d.diskBytes += result.downloaded.diskBytes;
     this.#summary.alreadyHad += result.alreadyHad;
+    this.#failed.push(...result.failed);
     return result.expired;
+  }
+
+  /** Stops before finishing when files failed their checks (see {@linkcode refuseFailedFiles}). */
+  async #failIfRefused(): Promise<void> {
+    await refuseFailedFiles(this.#failed, { dir: this.#o.dir, gzip: this.#o.gzip });
   }
 
   /** Marks the export's types done, reports server messages, logs, and releases the server job. */

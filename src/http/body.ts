@@ -3,7 +3,7 @@
  * conversion of a connection lost mid-body into a TransientError the client retries.
  */
 
-import { SmartFetchError, TransientError } from "../errors.ts";
+import { InternalError, SmartFetchError, TransientError } from "../errors.ts";
 
 /** Aborts a request when no byte has arrived for `idleMs`. One timer per body, not per chunk. */
 class Watchdog {
@@ -15,7 +15,8 @@ class Watchdog {
   constructor(idleMs: number, describe: string, abort: (reason: unknown) => void) {
     this.#timer = setInterval(() => {
       if (Date.now() - this.#last < idleMs) return;
-      this.stalled = new TransientError(`${describe}: no data for ${Math.round(idleMs / 1000)}s`);
+      const reason = `no data for ${Math.round(idleMs / 1000)}s`;
+      this.stalled = new TransientError(`${reason} (${describe})`, { reason });
       this.stop();
       abort(this.stalled);
     }, Math.max(10, Math.min(idleMs / 4, 5000)));
@@ -60,7 +61,7 @@ export async function consumeBody<T>(
   consume: (res: Response, progress: () => void) => Promise<T>,
 ): Promise<T> {
   const watchdog = new Watchdog(options.idleMs, options.describe, options.abort);
-  const given = options.streaming ? res : withWatchdog(res, watchdog);
+  const given = options.streaming ? res : withWatchdog(res, watchdog, options.describe);
   try {
     return await consume(given, () => watchdog.touch());
   } catch (err) {
@@ -69,11 +70,12 @@ export async function consumeBody<T>(
     if (err instanceof SmartFetchError) throw err;
     // File-system failures (disk full, permissions) are not the network's fault: no retry.
     if (err instanceof Error && err.name in Deno.errors) throw err;
-    throw new TransientError(
-      `${options.describe}: connection lost while reading the body (${
-        err instanceof Error ? err.message : String(err)
-      })`,
-      {},
+    // Reads of the connection mark their own failures as transient (see networkSource and
+    // withWatchdog): anything else thrown here is our own bug, and retrying would hide it.
+    throw new InternalError(
+      `internal error while handling ${options.describe}: ${
+        err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      }. This is a bug in smart-fetch; please report it with the output of --verbose.`,
       { cause: err },
     );
   } finally {
@@ -83,15 +85,22 @@ export async function consumeBody<T>(
 }
 
 /** The same response, its body feeding the watchdog chunk by chunk. */
-function withWatchdog(res: Response, watchdog: Watchdog): Response {
+function withWatchdog(res: Response, watchdog: Watchdog, describe: string): Response {
   if (!res.body) return res;
   const reader = res.body.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read();
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        // A failure of the connection itself: worth a retry.
+        controller.error(connectionLost(describe, err));
+        return;
+      }
       watchdog.touch();
-      if (done) controller.close();
-      else controller.enqueue(value);
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
     },
     cancel(reason) {
       return reader.cancel(reason);
@@ -128,4 +137,12 @@ export async function readErrorBody(res: Response): Promise<unknown> {
   } catch {
     return text;
   }
+}
+
+/** A failure of the connection while a body was being read: worth a retry. */
+export function connectionLost(describe: string, err: unknown): TransientError {
+  const reason = `connection lost while reading the body (${
+    err instanceof Error ? err.message : String(err)
+  })`;
+  return new TransientError(`${reason} (${describe})`, { reason }, { cause: err });
 }
