@@ -10,6 +10,7 @@ import type { CommandContext } from "./src/commands/bulk_run.ts";
 import { ExitCode, SmartFetchError } from "./src/errors.ts";
 import type { Reporter } from "./src/log/events.ts";
 import { createReporter } from "./src/log/reporter.ts";
+import { removeHeldLocksSync } from "./src/workspace/lock.ts";
 
 /** What main needs from the outside world; tests pass their own. */
 export interface MainContext {
@@ -45,9 +46,19 @@ export function defaultContext(): MainContext {
   };
 }
 
+/** Outputs whose reader went away (`smart-fetch help | head`): later writes are dropped. */
+const closed = new Set<unknown>();
+
 function writeAllSync(out: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  if (closed.has(out)) return;
   let at = 0;
-  while (at < bytes.length) at += out.writeSync(bytes.subarray(at));
+  try {
+    while (at < bytes.length) at += out.writeSync(bytes.subarray(at));
+  } catch (err) {
+    // A closed pipe is the reader's choice, not an error: stop writing, quietly.
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+    closed.add(out);
+  }
 }
 
 /** Runs the program with `argv` (without the program name). Returns the exit code. */
@@ -123,6 +134,7 @@ if (import.meta.main) {
           `${showCursor}\nInterrupted (${signal}). Run the same command again to resume.\n`,
         ),
       );
+      removeHeldLocksSync();
       Deno.exit(ExitCode.Interrupted);
     });
   }

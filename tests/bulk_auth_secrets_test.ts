@@ -69,7 +69,7 @@ Deno.test("Basic auth: the right password exports, a wrong one fails in one line
   const bad = join(out.path, "bad");
   const wrong = "wrong-Pa55word-xyz";
   const r = await bulk(server, bad, ["--basic-user", "alice", "--basic-passwd", wrong]);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 5, `refused credentials: a rerun cannot fix them\n${r.stderr}`);
   const line = errorLine(r.stderr);
   assert.match(line, /401/);
   for (const secret of [wrong, PASSWORD, btoa(`alice:${wrong}`)]) {
@@ -77,7 +77,7 @@ Deno.test("Basic auth: the right password exports, a wrong one fails in one line
   }
   const refused = requestsOf(server, "kickoff").slice(kickoffsBefore);
   assert.ok(refused.length >= 1 && refused.every((q) => q.status === 401));
-  assert.equal((await idsByType(bad)).size, 0, "no data written");
+  assert.equal(await Deno.stat(bad).then(() => true, () => false), false, "nothing written");
 });
 
 Deno.test("a static bearer token from a file, and from SMART_FETCH_BEARER_TOKEN in a subprocess", async () => {
@@ -159,6 +159,42 @@ Deno.test("no secret reaches stdout, stderr, log.ndjson or .metadata, even with 
     for (const secret of [PASSWORD, btoa(`alice:${PASSWORD}`)]) {
       assert.ok(!text.includes(secret), `leaked: ${secret}`);
     }
+  }
+});
+
+Deno.test("a static bearer token, given as a value or in a file, never shows, even with --verbose", async () => {
+  await using server = await FakeFhirServer.start({
+    patients: 2,
+    auth: { mode: "bearer", token: TOKEN },
+    progressRetryAfter: "0",
+  });
+  await using out = await tempDir();
+  const tokenFile = join(out.path, "token.txt");
+  await Deno.writeTextFile(tokenFile, `${TOKEN}\n`);
+  for (const [name, value] of [["value", TOKEN], ["file", tokenFile]] as const) {
+    // A failed poll and a failed download, so retries and errors are shown and logged too.
+    server.addFault({ target: "status", fault: { kind: "status", status: 503 } });
+    server.addFault({ target: "file", fault: { kind: "status", status: 500, body: "transient" } });
+    const seen = server.requests.length;
+    const dir = join(out.path, name);
+    const r = await bulk(server, dir, ["--bearer-token", value, "--verbose"]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    await assertComplete(dir, server, TYPES);
+    assert.match(r.stderr, /GET .*\$export-status/, `${name}: --verbose did show the requests`);
+    assert.match(r.stderr, /503/, `${name}: the failed poll was shown`);
+    const text = await visibleText(dir, r);
+    for (const secret of [TOKEN, `Bearer ${TOKEN}`, TOKEN.slice(-12)]) {
+      assert.ok(!text.includes(secret), `${name}: leaked ${secret}`);
+    }
+    // The server did get the token, on every FHIR request of the run.
+    const sent = requestsOf(server, "kickoff", "status", "file", "delete").filter((q) =>
+      q.seq > seen
+    );
+    assert.ok(sent.length >= 5, `${name}: ${sent.length} requests`);
+    for (const q of sent) {
+      assert.equal(q.headers["authorization"], `Bearer ${TOKEN}`, `${name}: ${q.kind} ${q.path}`);
+    }
+    assert.ok(sent.every((q) => q.status !== 401), `${name}: no request was refused`);
   }
 });
 

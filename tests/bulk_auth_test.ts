@@ -146,7 +146,7 @@ Deno.test("the token endpoint comes from smart-configuration, else the Capabilit
   });
   await using out = await tempDir();
   const r = await bulk(server, join(out.path, "x"), new FakeClock(), key);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 5, r.stderr);
   const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
   assert.equal(errors.length, 1, r.stderr);
   assert.match(errors[0]!, /--token-url/);

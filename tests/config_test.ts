@@ -238,7 +238,9 @@ max_retry_wait = 90
 
   // The real `status` command: takes `json` from the file and ignores the export flags.
   const status = await writeConfig(tmp.path, "status.toml", `json = true\nsmart-key = "k.jwks"\n`);
-  const r = await runCli(["status", "-c", status, tmp.path], { clock: new FakeClock() });
+  const empty = join(tmp.path, "not-started");
+  await Deno.mkdir(empty);
+  const r = await runCli(["status", "-c", status, empty], { clock: new FakeClock() });
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotThrow(() => JSON.parse(r.stdout), `JSON output: ${r.stdout}`);
 

@@ -55,7 +55,10 @@ Deno.test("symlinks across a full export, two --since exports and an unfiltered 
     "since1",
   );
   assert.equal(s1.code, 0, s1.stderr);
-  assert.match(s1.stderr, /Using since value of '.+' for Condition\./);
+  assert.match(s1.stderr, /Using since value of '.+' for all types\./);
+  const sinceTimes = (await metadata(join(dir, "002.since1"))).sinceTimes as Record<string, string>;
+  assert.deepEqual(Object.keys(sinceTimes).sort(), ["Condition", "Patient"]);
+  assert.match(sinceTimes.Condition!, /^\d{4}-\d\d-\d\dT/, "the resolved time, not 'auto'");
   clock.advance(DAY);
   server.mutate({ touch: [conditions[0]!] });
   clock.advance(DAY);

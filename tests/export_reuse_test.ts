@@ -107,7 +107,19 @@ Deno.test("reuse or create: SMART Fetch's table, with its messages", async () =>
   assert.match(again.stdout, /Re-using existing subfolder '006\.2026-03' with the same nickname\./);
   assert.equal(kickoffs(), k);
   assert.equal((await exportRun(server, dir, clock, ...TYPES, "--nickname", "later")).code, 0);
-  const tree = await snapshot(dir);
+  let tree = await snapshot(dir);
+  // Job arrays rerun finished tasks: an older but complete nickname is a no-op that succeeds.
+  const done = await exportRun(server, dir, clock, ...TYPES, "--nickname", "2026-03");
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stdout, /006\.2026-03 is already complete; nothing to do/);
+  assert.equal(kickoffs(), k + 1, "no new export for the finished one");
+  assert.equal(await snapshot(dir), tree, "nothing written");
+  // Only resuming an unfinished older subfolder is refused.
+  const meta006 = join(dir, "006.2026-03", ".metadata");
+  const unfinished = JSON.parse(await Deno.readTextFile(meta006));
+  delete unfinished.complete;
+  await Deno.writeTextFile(meta006, JSON.stringify(unfinished, null, 2));
+  tree = await snapshot(dir);
   const old = await exportRun(server, dir, clock, ...TYPES, "--nickname", "2026-03");
   assert.equal(old.code, 2);
   assert.match(

@@ -7,6 +7,7 @@ import { PlainReporter } from "../src/log/progress_plain.ts";
 import { ProgressState } from "../src/log/progress_state.ts";
 import { TtyReporter } from "../src/log/progress_tty.ts";
 import { createReporter, SilentReporter } from "../src/log/reporter.ts";
+import { localDateTime } from "../src/log/time_format.ts";
 
 const MB = 1024 * 1024;
 const STAMP = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] /;
@@ -163,7 +164,7 @@ Deno.test("PlainReporter prints timestamped milestones, status lines and no ANSI
     "Waiting for the server to prepare the export",
     'Still waiting for the export: 1m 16s so far; server says "50% complete"; next check in 45s',
     "Downloading 5 files (1 already here)",
-    "Retrying GET Condition.002.ndjson.gz in 4s (attempt 2): HTTP 503",
+    "Retry 2 in 4s: GET Condition.002.ndjson.gz: HTTP 503",
     "warning: Server said: 3 resources were skipped",
     "Downloaded 3 of 5 files, 16.0 MB, 5,000 resources; 1 in progress; 4.00 MB/s; 1 retry",
     "Finishing",
@@ -302,7 +303,7 @@ Deno.test("TtyReporter redraws a block in place and prints messages above it", (
   assert.deepEqual(downloadingScreen, [
     "✔ Kicking off a bulk export of Patient, Condition · 1s",
     "✔ Waiting for the server to prepare the export · 2m 00s",
-    "Retrying GET Condition.002.ndjson.gz in 4s (attempt 2): HTTP 503",
+    "Retry 2 in 4s: GET Condition.002.ndjson.gz: HTTP 503",
     "warning: Server said: 3 resources were skipped",
     "⠹ Downloading 5 files (1 already here) · 4s",
     "  ██████████████░░░░░░░░░░ 3/5 files · 16.0 MB · 4.00 MB/s · 1 retry",
@@ -384,4 +385,38 @@ Deno.test("createReporter picks the renderer; SilentReporter records events", ()
     phase: "kickoff",
     detail: "Patient, Condition",
   });
+});
+
+Deno.test("a server gone for over a minute is named in the status lines; a wait never reads 0s", () => {
+  const clock = fakeClock();
+  const out = sink();
+  const reporter = new PlainReporter({ write: out.write, clock, intervalMs: 3_600_000 });
+  const started = clock.now();
+  reporter.emit({ type: "phase", phase: "waiting" });
+  reporter.emit({ type: "waiting", startedMs: started, xProgress: null, nextPollMs: 30_400 });
+  clock.advance(30_000);
+  reporter.tick(); // 400 ms left: rounded up, never "0s"
+  clock.advance(400);
+  reporter.tick(); // due
+  // The poll fails for over a minute: the client reports the server unreachable.
+  clock.advance(90_000);
+  reporter.emit({ type: "unreachable", sinceMs: started + 30_400, retries: 16 });
+  reporter.tick();
+  reporter.emit({ type: "reachable" });
+  reporter.tick();
+  reporter.emit({ type: "phase", phase: "kickoff" });
+  reporter.emit({ type: "unreachable", sinceMs: started + 30_400, retries: 17 });
+  reporter.tick(); // outside waiting/downloading too
+  reporter.close();
+  const lines = out.text().trimEnd().split("\n").map((l) => l.replace(STAMP, ""));
+  const since = localDateTime(started + 30_400).slice(11);
+  assert.deepEqual(lines, [
+    "Waiting for the server to prepare the export",
+    "Still waiting for the export: 30s so far; next check in 1s",
+    "Still waiting for the export: 30s so far; checking now",
+    `Still waiting for the export: 2m 00s so far; server unreachable since ${since} (16 retries)`,
+    "Still waiting for the export: 2m 00s so far; checking now",
+    "Kicking off a bulk export",
+    `Still trying: server unreachable since ${since} (17 retries)`,
+  ]);
 });

@@ -131,15 +131,27 @@ Deno.test("a folder lock refuses a second run, names the holder, and dies with i
       () => FolderLock.acquire(dir, "bulk", Date.now()),
       (e: Error) => e instanceof LockedError && e.message.includes(`pid ${Deno.pid}`),
     );
+    // A second run that opened the lock file before the first one finished...
+    const early = await Deno.open(join(dir, ".lock"), { read: true, write: true });
     await lock.release();
     assert.equal((await lockStatus(dir)).held, false);
+    assert.deepEqual(await names(dir), [], "a finished run leaves no .lock naming a dead pid");
+    // ...locks a file nobody else will open: acquire() notices and starts over on a new one,
+    // so two runs can never both think they hold the folder.
+    assert.equal(await early.tryLock(true), true);
+    const next = await FolderLock.acquire(dir, "bulk", Date.now());
+    await assert.rejects(() => FolderLock.acquire(dir, "bulk", Date.now()), LockedError);
+    early.close();
+    await next.release();
 
     // A process that holds the lock and is killed with SIGKILL leaves no stale lock.
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "eval",
         "--no-config",
-        `const f = await Deno.open(${JSON.stringify(join(dir, ".lock"))}, {read:true,write:true});
+        `const f = await Deno.open(${
+          JSON.stringify(join(dir, ".lock"))
+        }, {read:true,write:true,create:true});
         await f.lock(true); console.log("locked"); setInterval(() => {}, 1000);`,
       ],
       cwd: dir,

@@ -8,6 +8,7 @@ export function basicAuth(user: string, password: string): Authorizer {
   const header = `Basic ${btoa(String.fromCharCode(...bytes))}`;
   return {
     active: true,
+    renewable: false,
     headers: () => Promise.resolve({ Authorization: header }),
     invalidate() {},
   };
@@ -18,6 +19,7 @@ export function bearerAuth(token: string): Authorizer {
   const header = `Bearer ${token}`;
   return {
     active: true,
+    renewable: false,
     headers: () => Promise.resolve({ Authorization: header }),
     invalidate() {},
   };

@@ -109,7 +109,12 @@ export async function readConfigFile(file: string): Promise<ConfigTable> {
   } catch (err) {
     if (!(err instanceof TomlError)) throw err;
     // Only smol-toml's first line: the code excerpt after it could show a secret.
-    const why = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+    let why = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+    // smol-toml calls the newline that ends an unclosed string a "control character".
+    const line = (text.split("\n")[err.line - 1] ?? "").replace(/\r$/, "");
+    if (/control characters/.test(why) && err.column > line.length) {
+      why = "unterminated string (no closing quote before the end of the line)";
+    }
     throw new ConfigError(
       `Config file "${file}" is not valid TOML: line ${err.line}, column ${err.column}: ${why}.`,
     );

@@ -28,11 +28,30 @@ export interface ProgramContext {
   /** Where commander writes help and its own errors. */
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
+  /** Width help text is wrapped to. @default 80 */
+  helpWidth?: number;
 }
 
 const EXIT_CODES = `
-Exit codes: 0 done, 1 failed (rerun to resume), 2 bad usage, 3 done but the server
-reported errors (see error/), 4 folder in use by another run, 130 interrupted.
+Exit codes: 0 done; 1 failed, rerun the same command to resume; 2 bad usage;
+3 done, but the server reported errors (see error/); 4 folder in use by another
+run; 5 refused by the server (fix the request, credentials or server first);
+70 a bug in smart-fetch; 130 interrupted, rerun to resume. Retry 1, 4 and 130.
+`;
+
+const TOP_EXAMPLES = `
+Run "smart-fetch <command> --help" for a command's flags.
+
+Examples:
+  A managed export of a Group, resumable, one numbered subfolder per export:
+  $ smart-fetch export --fhir-url https://ehr.example.org/fhir --group cohort1 \\
+      --smart-client-id client.txt --smart-key private.jwks /output/root/cohort1
+  A cohort of MRNs from an ID file, exported by per-patient searches:
+  $ smart-fetch export --fhir-url https://ehr.example.org/fhir \\
+      --nickname initial --id-system urn:oid:1.2.840.114350 \\
+      --id-file MRN-123 /output/root/MRN-123
+  Where many export folders stand:
+  $ smart-fetch status /output/root/*
 `;
 
 const BULK_EXAMPLES = `
@@ -59,7 +78,17 @@ function command(pc: ProgramContext, name: string, description: string): Command
   return new Command(name)
     .description(description)
     .configureOutput({ writeOut: pc.writeOut, writeErr: pc.writeErr })
+    .configureHelp(helpConfig(pc))
     .exitOverride();
+}
+
+/** Help wrapped to the width (narrow columns too), commands listed with their real usage. */
+function helpConfig(pc: ProgramContext) {
+  return {
+    helpWidth: pc.helpWidth ?? 80,
+    minWidthToWrap: 20,
+    subcommandTerm: (cmd: Command) => `${cmd.name()} ${cmd.usage()}`,
+  };
 }
 
 /** `--kickoff` and `--max-wait`, for commands that run bulk exports. */
@@ -95,6 +124,8 @@ function act<F extends { verbose?: boolean }>(
 function bulkCommand(pc: ProgramContext): Command {
   const bulk = command(pc, "bulk", "run one FHIR bulk export into a plain folder (resumable)")
     .argument("[output-dir]", "folder to write into (created if missing)")
+    // Required, but checked by the command itself so that `--type help` needs no folder.
+    .usage("[options] <output-dir>")
     .addHelpText("after", BULK_EXAMPLES);
   addServerOptions(bulk);
   addAuthOptions(bulk);
@@ -124,6 +155,7 @@ function exportCommand(pc: ProgramContext): Command {
     "export into a managed folder that keeps every export (resumable)",
   )
     .argument("[output-dir]", "the managed folder (created if missing)")
+    .usage("[options] <output-dir>")
     .addHelpText("after", EXPORT_EXAMPLES);
   addServerOptions(exp);
   addAuthOptions(exp);
@@ -186,7 +218,8 @@ function resetSymlinksCommand(pc: ProgramContext): Command {
     "reset-symlinks",
     "rebuild a managed folder's top-level links to the active files",
   )
-    .argument("[output-dir]", "the managed folder");
+    .argument("[output-dir]", "the managed folder")
+    .usage("[options] <output-dir>");
   addCommonOptions(reset);
   act(pc, reset, (dir, _flags, ctx) => runResetSymlinks(dir, ctx));
   return reset;
@@ -195,6 +228,7 @@ function resetSymlinksCommand(pc: ProgramContext): Command {
 function statusCommand(pc: ProgramContext): Command {
   const status = command(pc, "status", "show where many export folders stand (reads metadata only)")
     .argument("[dirs...]", "managed or output folders (shell globs welcome)")
+    .usage("[options] <dirs...>")
     .addOption(new Option("--json", "print JSON for scripts"));
   addCommonOptions(status);
   status.action(
@@ -212,9 +246,10 @@ export function buildProgram(pc: ProgramContext): Command {
     .description("Export clinical data from FHIR servers into folders for research pipelines.")
     .version(`smart-fetch ${VERSION}`, "--version", "print the version")
     .configureOutput({ writeOut: pc.writeOut, writeErr: pc.writeErr })
+    .configureHelp(helpConfig(pc))
     .exitOverride()
     .showSuggestionAfterError(true)
-    .addHelpText("after", `\nRun "smart-fetch <command> --help" for a command's flags.\n`);
+    .addHelpText("after", TOP_EXAMPLES);
   addCommonOptions(program);
   program.addCommand(exportCommand(pc));
   program.addCommand(bulkCommand(pc));

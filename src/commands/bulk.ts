@@ -11,9 +11,12 @@ import {
   withSince,
 } from "../cli/selection.ts";
 import { looksLikeUrl } from "../cli/parsers.ts";
-import { ExitCode, SmartFetchError, UsageError } from "../errors.ts";
+import { ExitCode, UsageError } from "../errors.ts";
 import type { HttpClient } from "../http/client.ts";
 import { Messages } from "../log/events.ts";
+import { ExportLog } from "../log/export_log.ts";
+import { isoLocalMicros } from "../log/time_format.ts";
+import { checkOutputDir } from "../workspace/output_dir.ts";
 import { ensureDir } from "../workspace/files.ts";
 import { FolderLock } from "../workspace/lock.ts";
 import {
@@ -81,18 +84,23 @@ export async function runBulk(
   authKind(flags);
   const say = new Messages(ctx.reporter);
 
-  await ensureDir(dir);
-  const lock = await FolderLock.acquire(dir, "bulk", ctx.clock.now());
+  // A folder that does not exist yet is created only once the server accepts the export.
+  const existed = await checkOutputDir(dir);
+  let lock = existed ? await FolderLock.acquire(dir, "bulk", ctx.clock.now()) : undefined;
   try {
-    await cleanFolder(dir);
-    const existing = await readOutputFolder(dir);
+    if (existed) await cleanFolder(dir);
+    const existing = existed ? await readOutputFolder(dir) : undefined;
+    if (flags.cancel && !(existing?.bulk?.statusUrl ?? existing?.["bulk-status"])) {
+      ctx.out(`No bulk export is in progress in ${dir}; there is nothing to cancel.\n`);
+      return ExitCode.Ok;
+    }
     const session = await openSession(flags, {
       clock: ctx.clock,
       reporter: ctx.reporter,
       signal: ctx.signal,
       bulk: true,
     });
-    if (flags.cancel) return await cancel(dir, existing, session.http, ctx);
+    if (flags.cancel) return await cancel(dir, existing!, session.http, ctx);
 
     const request = withSince(
       resolveRequest(flags, session.capabilities, say),
@@ -111,8 +119,10 @@ export async function runBulk(
       mode: "bulk",
     }, ctx.clock);
     if (existing) checkSameRequest(dir, existing, fresh);
-    const store = OutputMetadataStore.open(dir, existing ?? fresh, ctx.clock);
-    if (!existing) await store.update(() => {});
+    const store = OutputMetadataStore.open(dir, existing ?? fresh, ctx.clock, {
+      bound: existing !== undefined,
+    });
+    const log = existing ? await ExportLog.open(dir, ctx.clock) : ExportLog.pending(dir, ctx.clock);
 
     const missing = request.types.filter((t) => !(t in (store.current.done ?? {})));
     if (missing.length === 0 && !store.current.bulk) {
@@ -122,6 +132,16 @@ export async function runBulk(
     const summary = await runBulkExport({
       dir,
       store,
+      log,
+      // Bind late: the folder, its lock, log and .metadata appear once the server said yes.
+      bind: async () => {
+        if (!lock) {
+          await ensureDir(dir);
+          lock = await FolderLock.acquire(dir, "bulk", ctx.clock.now());
+        }
+        await log.attach();
+        await store.bind();
+      },
       request,
       since: request.since,
       level,
@@ -132,22 +152,17 @@ export async function runBulk(
     ctx.reporter.emit({ type: "phase", phase: "done" });
     return reportSummary(dir, summary, ctx, "Bulk export");
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }
 
 async function cancel(
   dir: string,
-  existing: OutputMetadata | undefined,
+  existing: OutputMetadata,
   http: HttpClient,
   ctx: CommandContext,
 ): Promise<number> {
-  const statusUrl = existing?.bulk?.statusUrl ?? existing?.["bulk-status"];
-  if (!existing || !statusUrl) {
-    throw new SmartFetchError(
-      `No bulk export is in progress in ${dir}; there is nothing to cancel.`,
-    );
-  }
+  const statusUrl = (existing.bulk?.statusUrl ?? existing["bulk-status"])!;
   await http.request(
     statusUrl,
     { method: "DELETE", acceptStatuses: [404, 410] },
@@ -157,6 +172,7 @@ async function cancel(
   await store.update((m) => {
     delete m.bulk;
     delete m["bulk-status"];
+    m.cancelled = isoLocalMicros(ctx.clock.now());
   });
   ctx.out(`Cancelled the bulk export ${statusUrl}. Files already downloaded stay in ${dir}.\n`);
   return ExitCode.Ok;

@@ -8,7 +8,7 @@ import type { Clock } from "../clock.ts";
 import { ExitCode, SmartFetchError, UsageError } from "../errors.ts";
 import { sinceInstant } from "../fhir/since.ts";
 import type { Reporter } from "../log/events.ts";
-import { ExportLog } from "../log/export_log.ts";
+import type { ExportLog } from "../log/export_log.ts";
 import { formatBytes, isoLocalMicros } from "../log/time_format.ts";
 import { removeStaleTemps } from "../workspace/files.ts";
 import type { OutputMetadata, OutputMetadataStore } from "../workspace/metadata.ts";
@@ -60,6 +60,10 @@ export async function cleanFolder(dir: string): Promise<void> {
 export interface BulkRunOptions {
   dir: string;
   store: OutputMetadataStore;
+  /** The folder's log (pending when the folder is not written yet). */
+  log: ExportLog;
+  /** Writes the folder once the server accepted the kick-off (see BulkExportOptions.bind). */
+  bind?: () => Promise<void>;
   request: ExportRequest;
   /** The `_since` to send in updated mode (already resolved for `--since auto`). */
   since: string | undefined;
@@ -74,9 +78,15 @@ export interface BulkRunOptions {
  * `.metadata` (`lastError`, for `status`) before it propagates; success clears it.
  */
 export async function runBulkExport(options: BulkRunOptions): Promise<BulkSummary> {
-  const { dir, store, request, session, ctx, flags } = options;
+  const { dir, store, request, session, ctx, flags, log } = options;
+  // A run that starts is no longer failed: if it is killed, status says "interrupted".
+  if (store.current.lastError) {
+    await store.update((m) => {
+      delete m.lastError;
+    });
+  }
+  const stopWatching = watchReachability(session, store, ctx.clock);
   try {
-    const log = await ExportLog.open(dir, ctx.clock);
     const summary = await new BulkExporter({
       http: session.http,
       dir,
@@ -95,12 +105,8 @@ export async function runBulkExport(options: BulkRunOptions): Promise<BulkSummar
       gzip: flags.compression,
       concurrency: flags.maxConnections,
       maxWaitMs: flags.maxWait,
+      ...(options.bind ? { bind: options.bind } : {}),
     }).run();
-    if (store.current.lastError) {
-      await store.update((m) => {
-        delete m.lastError;
-      });
-    }
     return summary;
   } catch (err) {
     if (err instanceof SmartFetchError || err instanceof Error) {
@@ -112,7 +118,35 @@ export async function runBulkExport(options: BulkRunOptions): Promise<BulkSummar
       }).catch(() => {});
     }
     throw err;
+  } finally {
+    stopWatching();
   }
+}
+
+/**
+ * Records in `.metadata` that the server stopped answering (at most every 30 s), so `status`
+ * can say so, and clears it once the server answers again. Returns the unsubscribe.
+ */
+function watchReachability(
+  session: Session,
+  store: OutputMetadataStore,
+  clock: Clock,
+): () => void {
+  let lastSave = -Infinity;
+  return session.http.listen((event) => {
+    if (event.type === "unreachable") {
+      if (clock.now() - lastSave < 30_000) return;
+      lastSave = clock.now();
+      store.update((m) => {
+        m.unreachable = { since: isoLocalMicros(event.sinceMs), retries: event.retries };
+      }).catch(() => {});
+    } else if (event.type === "reachable" && store.current.unreachable) {
+      lastSave = -Infinity;
+      store.update((m) => {
+        delete m.unreachable;
+      }).catch(() => {});
+    }
+  });
 }
 
 /** The exit code for a folder whose export was already complete. */

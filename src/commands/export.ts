@@ -16,10 +16,13 @@ import { ensureDir, removeStaleTemps } from "../workspace/files.ts";
 import { FolderLock } from "../workspace/lock.ts";
 import {
   checkNickname,
+  type FolderKind,
   listSubfolders,
   readFolderKind,
   writeManagedMetadata,
 } from "../workspace/managed.ts";
+import { checkOutputDir } from "../workspace/output_dir.ts";
+import { ExportLog } from "../log/export_log.ts";
 import { OutputMetadataStore } from "../workspace/metadata.ts";
 import { rebuildSymlinks } from "../workspace/symlinks.ts";
 import {
@@ -115,7 +118,8 @@ export async function runExport(
 
   // Plan without writing: a folder for another server or Group, a stale nickname or different
   // arguments for a reused subfolder are refused here, before anything is written.
-  const folder = await readFolderKind(out);
+  const existed = await checkOutputDir(out);
+  const folder: FolderKind = existed ? await readFolderKind(out) : { kind: "none" };
   checkManagedFolder(out, folder, baseUrl, group);
   const remembered = folder.kind === "managed" && folder.metadata.capabilities
     ? new Capabilities(folder.metadata.capabilities)
@@ -143,30 +147,53 @@ export async function runExport(
     say: quiet,
   });
 
-  await ensureDir(out);
-  const lock = await FolderLock.acquire(out, "export", ctx.clock.now());
+  // A folder that does not exist yet is created once the server accepts the export (bind late).
+  let lock = existed ? await FolderLock.acquire(out, "export", ctx.clock.now()) : undefined;
   try {
     // Temporary files (and links) a killed run left at the top of the managed folder.
-    await removeStaleTemps(out);
+    if (existed) await removeStaleTemps(out);
     // Plan again under the lock: another run may have finished in between.
-    const again = await readFolderKind(out);
+    const again: FolderKind = existed ? await readFolderKind(out) : { kind: "none" };
     checkManagedFolder(out, again, baseUrl, group);
     const subs = await listSubfolders(out);
     const plan = planExport(out, subs, flags, session.capabilities, { clock: ctx.clock, say });
     say.info(plan.choice.message);
     if (plan.existing?.metadata?.complete) return alreadyComplete(out, plan, ctx);
-    for (const [type, time] of plan.autoTimes) {
-      say.info(`Using since value of '${time}' for ${type}.`);
-    }
-    await writeManagedMetadata(out, {
-      "fhir-url": baseUrl,
-      group,
-      capabilities: session.capabilities.summary(),
-    }, ctx.clock);
-    return await exportInto(out, plan, flags, session, ctx);
+    for (const line of describeAutoSince(plan)) say.info(line);
+    const managed = { "fhir-url": baseUrl, group, capabilities: session.capabilities.summary() };
+    if (again.kind === "managed") await writeManagedMetadata(out, managed, ctx.clock);
+    const bindRoot = async () => {
+      if (!lock) {
+        await ensureDir(out);
+        lock = await FolderLock.acquire(out, "export", ctx.clock.now());
+        checkManagedFolder(out, await readFolderKind(out), baseUrl, group);
+      }
+      await writeManagedMetadata(out, managed, ctx.clock);
+    };
+    return await exportInto(out, plan, flags, session, ctx, bindRoot);
   } finally {
-    await lock.release();
+    await lock?.release();
   }
+}
+
+/** What `--since auto` resolved to, in one line when every type shares it. */
+function describeAutoSince(plan: ExportPlan): string[] {
+  if (plan.autoTimes.size === 0) return [];
+  const types = plan.request.types;
+  if (plan.sinceValue) {
+    const shared = types.every((t) => plan.autoTimes.get(t) === plan.sinceValue);
+    return [
+      shared
+        ? `Using since value of '${plan.sinceValue}' for all types.`
+        : `Using since value of '${plan.sinceValue}' for all types (the earliest of the earlier exports: a bulk export has one _since).`,
+    ];
+  }
+  const missing = types.filter((t) => !plan.autoTimes.has(t));
+  return [
+    `No earlier export of ${
+      missing.join(", ")
+    }: exporting every type in full (a bulk export has one _since).`,
+  ];
 }
 
 function alreadyComplete(dir: string, plan: ExportPlan, ctx: CommandContext): number {
@@ -186,15 +213,16 @@ async function exportInto(
   flags: ExportFlags,
   session: Session,
   ctx: CommandContext,
+  bindRoot: () => Promise<void>,
 ): Promise<number> {
   const say = new Messages(ctx.reporter);
   const sub = join(dir, plan.choice.name);
-  await ensureDir(sub);
-  await cleanFolder(sub);
+  const existing = plan.existing?.metadata;
+  if (existing) await cleanFolder(sub);
   const request = withSince(plan.request, plan.sinceValue, session.capabilities);
   const store = OutputMetadataStore.open(
     sub,
-    plan.existing?.metadata ?? OutputMetadataStore.fresh({
+    existing ?? OutputMetadataStore.fresh({
       filters: request.filters,
       since: request.since ?? null,
       ...(request.sinceMode
@@ -203,11 +231,26 @@ async function exportInto(
       mode: "bulk",
     }, ctx.clock),
     ctx.clock,
+    { bound: existing !== undefined },
   );
-  if (!plan.existing?.metadata) await store.update(() => {});
+  if (plan.autoTimes.size) {
+    // What was sent for each type (one bulk export has one _since), not just "auto".
+    const value = plan.sinceValue;
+    await store.update((m) => {
+      m.sinceTimes = Object.fromEntries(value ? request.types.map((t) => [t, value]) : []);
+    });
+  }
+  const log = existing ? await ExportLog.open(sub, ctx.clock) : ExportLog.pending(sub, ctx.clock);
   const summary = await runBulkExport({
     dir: sub,
     store,
+    log,
+    bind: async () => {
+      await bindRoot();
+      await ensureDir(sub);
+      await log.attach();
+      await store.bind();
+    },
     request,
     since: plan.sinceValue,
     level: levelOf(flags),

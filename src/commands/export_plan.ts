@@ -53,14 +53,19 @@ export function checkManagedFolder(
   const found = folder.metadata["fhir-url"].replace(/\/$/, "");
   if (found !== baseUrl.replace(/\/$/, "")) {
     throw new UsageError(
-      `Target folder ${dir}/.metadata is for a different FHIR URL.\nExpected ${baseUrl}\nBut found ${found}`,
+      `Target folder ${dir}/.metadata is for a different FHIR URL.\nExpected ${baseUrl}\nBut found ${found}\nEach managed folder holds the exports of one server: give another output folder for ${baseUrl}.`,
     );
   }
   if (folder.metadata.group !== group) {
+    const other = folder.metadata.group;
     throw new UsageError(
       `Target folder ${dir}/.metadata is for a different Group.\nExpected ${
         group ?? "no Group"
-      }, but found ${folder.metadata.group ?? "no Group"}.`,
+      }, but found ${
+        other ?? "no Group"
+      }.\nEach managed folder holds the exports of one cohort: give another output folder${
+        group ? ` for Group ${group}` : ""
+      }, or ${other ? `use --group ${other}` : "leave out --group"} to add to this one.`,
     );
   }
 }

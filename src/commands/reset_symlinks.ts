@@ -16,13 +16,10 @@ export async function runResetSymlinks(
       "Give the managed folder, for example: smart-fetch reset-symlinks ./cohort1",
     );
   }
-  let kind;
-  try {
-    kind = await readFolderKind(dir);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) kind = { kind: "none" as const };
-    else throw err;
-  }
+  const info = await Deno.stat(dir).catch(() => undefined);
+  if (!info) throw new UsageError(`Folder '${dir}' does not exist.`);
+  if (!info.isDirectory) throw new UsageError(`'${dir}' is a file, not a managed export folder.`);
+  const kind = await readFolderKind(dir);
   if (kind.kind !== "managed") {
     throw new UsageError(`Folder '${dir}' does not look like a SMART Fetch managed export folder.`);
   }

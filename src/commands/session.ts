@@ -5,6 +5,7 @@ import type { Clock } from "../clock.ts";
 import { AuthError, ServerError, SmartFetchError, TransientError, UsageError } from "../errors.ts";
 import { Capabilities } from "../fhir/capability.ts";
 import { HttpClient } from "../http/client.ts";
+import { shortUrl } from "../http/short_url.ts";
 import { Messages, type Reporter } from "../log/events.ts";
 
 /** Flags every server command has. */
@@ -69,28 +70,60 @@ function credentials(flags: ServerFlags, bulk: boolean): AuthOptions {
   };
 }
 
+/** Why a `/metadata` answer is not a CapabilityStatement, or undefined when it is one. */
+function notCapability(
+  status: number,
+  headers: Headers | undefined,
+  body: unknown,
+): string | undefined {
+  const type = headers?.get("content-type") ?? "";
+  const html = /html/i.test(type) ||
+    (typeof body === "string" && /^\s*<(!doctype|html)/i.test(body));
+  if (status >= 200 && status < 300) {
+    if (html) return "an HTML page";
+    if (body && typeof body === "object" && !Array.isArray(body)) {
+      const rt = (body as { resourceType?: unknown }).resourceType;
+      if (rt === "CapabilityStatement") return undefined;
+      return typeof rt === "string" ? `a ${rt}` : "JSON that is not FHIR";
+    }
+    return "something that is not JSON";
+  }
+  return `HTTP ${status}${html ? " with an HTML page" : ""}`;
+}
+
 async function fetchCapabilities(
   http: HttpClient,
   auth: boolean,
 ): Promise<Capabilities | "unauthorized"> {
+  const url = `${http.baseUrl}/metadata`;
+  let res: { status: number; headers: Headers | undefined; body: unknown };
   try {
-    const res = await http.json(`${http.baseUrl}/metadata`, {
+    res = await http.json(url, {
       auth,
       headers: { Accept: "application/fhir+json, application/json" },
       acceptStatuses: [401, 403],
       retry: { maxAttempts: 4, deadlineMs: 120_000 },
     });
-    if (res.status === 401 || res.status === 403) return "unauthorized";
-    return new Capabilities(res.body);
   } catch (err) {
     if (err instanceof TransientError) {
-      throw new SmartFetchError(`Cannot reach the FHIR server at ${http.baseUrl}: ${err.message}`, {
-        cause: err,
-      });
+      throw new SmartFetchError(
+        `Cannot reach the FHIR server at ${http.baseUrl}: ${err.message}. Check --fhir-url and the network; rerun to try again.`,
+        { cause: err },
+      );
     }
-    if (err instanceof ServerError) return new Capabilities(null);
-    throw err;
+    if (!(err instanceof ServerError) || err.status === undefined) throw err;
+    res = { status: err.status, headers: new Headers(err.headers ?? {}), body: err.body };
   }
+  if (res.status === 401 || res.status === 403) return "unauthorized";
+  // Prove it is a FHIR server before anything is written: a login portal, a wrong base path
+  // or a web server's 404 page must not start an export.
+  const wrong = notCapability(res.status, res.headers, res.body);
+  if (wrong) {
+    throw new UsageError(
+      `${url} answered ${wrong}, not a FHIR CapabilityStatement: check --fhir-url`,
+    );
+  }
+  return new Capabilities(res.body);
 }
 
 /**
@@ -111,7 +144,7 @@ export async function openSession(flags: ServerFlags, context: SessionContext): 
       if (event.type === "retry") {
         context.reporter.emit({
           type: "retry",
-          what: `${event.method} ${event.url}`,
+          what: `${event.method} ${shortUrl(event.url)}`,
           attempt: event.attempt,
           delayMs: event.delayMs,
           reason: event.reason,
@@ -120,6 +153,8 @@ export async function openSession(flags: ServerFlags, context: SessionContext): 
         say.verbose(`${event.method} ${event.url} -> ${event.status}`);
       } else if (event.type === "reauthorize") {
         say.verbose(`Access refused (401); getting a new token and trying once more.`);
+      } else if (event.type === "unreachable" || event.type === "reachable") {
+        context.reporter.emit(event);
       }
     },
   });

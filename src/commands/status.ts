@@ -39,12 +39,27 @@ async function expand(arg: string): Promise<string[]> {
   return out.sort();
 }
 
+/** States that are always in the summary line, then those shown only when some folder has them. */
+const ALWAYS: FolderStatus["state"][] = ["running", "failed"];
+const SOMETIMES: FolderStatus["state"][] = [
+  "interrupted",
+  "cancelled",
+  "not started",
+  "missing",
+  "not an export folder",
+];
+
 /** The summary line: `97 of 144 complete, 40 running, 5 failed, 2 not started`. */
 export function summaryLine(all: readonly FolderStatus[]): string {
   const n = (s: FolderStatus["state"]) => all.filter((f) => f.state === s).length;
-  return `${n("complete")} of ${all.length} complete, ${n("running")} running, ${
-    n("failed")
-  } failed, ${n("not started")} not started`;
+  const parts = [`${n("complete")} of ${all.length} complete`];
+  for (const state of ALWAYS) parts.push(`${n(state)} ${state}`);
+  for (const state of SOMETIMES) {
+    if (n(state) > 0 || state === "not started") {
+      parts.push(`${n(state)} ${state}`);
+    }
+  }
+  return parts.join(", ");
 }
 
 function table(rows: string[][]): string {
@@ -85,7 +100,11 @@ export async function runStatus(
             complete: n("complete"),
             running: n("running"),
             failed: n("failed"),
+            interrupted: n("interrupted"),
+            cancelled: n("cancelled"),
             notStarted: n("not started"),
+            missing: n("missing"),
+            notExportFolder: n("not an export folder"),
             text: summaryLine(all),
           },
         },
@@ -93,7 +112,7 @@ export async function runStatus(
         2,
       ) + "\n",
     );
-    return ExitCode.Ok;
+    return exitCode(all);
   }
   const rows = [[
     "FOLDER",
@@ -109,7 +128,8 @@ export async function runStatus(
   ]];
   for (const f of all) {
     const age = f.lastActivity ? `${formatDuration(now - Date.parse(f.lastActivity))} ago` : "-";
-    const note = f.live && f.holder ? `pid ${f.holder.pid} on ${f.holder.host}` : f.note ?? "";
+    const holder = f.live && f.holder ? `pid ${f.holder.pid} on ${f.holder.host}` : undefined;
+    const note = [holder, f.note].filter(Boolean).join("; ");
     rows.push([
       f.path,
       f.subfolder ?? (f.kind === "output" ? "(plain)" : "-"),
@@ -124,5 +144,12 @@ export async function runStatus(
     ]);
   }
   ctx.out(table(rows) + summaryLine(all) + "\n");
-  return ExitCode.Ok;
+  return exitCode(all);
+}
+
+/** A path that is missing or no export folder is a mistake in the command: exit 2. */
+function exitCode(all: readonly FolderStatus[]): number {
+  return all.some((f) => f.state === "missing" || f.state === "not an export folder")
+    ? ExitCode.Usage
+    : ExitCode.Ok;
 }

@@ -10,6 +10,7 @@ import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
 import { consumeBody, readErrorBody } from "./body.ts";
 import { OriginThrottle, Semaphore } from "./limiter.ts";
 import { backoffDelay, parseRetryAfter } from "./retry_after.ts";
+import { shortUrl } from "./short_url.ts";
 import {
   type Authorizer,
   DEFAULT_RETRY,
@@ -25,6 +26,9 @@ export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
 
 const MAX_REDIRECTS = 10;
 
+/** After this long with nothing but failures, the server counts as unreachable. */
+export const UNREACHABLE_AFTER_MS = 60_000;
+
 /** The client. One per run, shared by every task so the connection cap is global. */
 export class HttpClient {
   readonly baseUrl: string;
@@ -39,7 +43,12 @@ export class HttpClient {
   readonly #headers: Record<string, string>;
   readonly #signal: AbortSignal | undefined;
   readonly #onEvent: (event: HttpEvent) => void;
+  readonly #listeners = new Set<(event: HttpEvent) => void>();
   readonly #random: () => number;
+  /** The first failed try since the last answer, and the retries since then. */
+  #failingSince: number | undefined;
+  #retriesSince = 0;
+  #unreachable = false;
 
   constructor(options: HttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
@@ -55,6 +64,38 @@ export class HttpClient {
     this.#signal = options.signal;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#random = options.random ?? Math.random;
+  }
+
+  /** Adds a listener for the client's events (retries, unreachable spells); returns its removal. */
+  listen(listener: (event: HttpEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: HttpEvent): void {
+    this.#onEvent(event);
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** The server answered (anything but a failure worth retrying). */
+  #answered(): void {
+    this.#failingSince = undefined;
+    this.#retriesSince = 0;
+    if (this.#unreachable) {
+      this.#unreachable = false;
+      this.#emit({ type: "reachable" });
+    }
+  }
+
+  /** A try failed and will be retried. */
+  #failed(): void {
+    const now = this.clock.now();
+    this.#failingSince ??= now;
+    this.#retriesSince++;
+    if (now - this.#failingSince >= UNREACHABLE_AFTER_MS) {
+      this.#unreachable = true;
+      this.#emit({ type: "unreachable", sinceMs: this.#failingSince, retries: this.#retriesSince });
+    }
   }
 
   /** Sets the authentication (the SMART strategy itself needs a client to fetch tokens). */
@@ -131,15 +172,19 @@ export class HttpClient {
             reauthorized = true;
             attempt--;
             this.#auth.invalidate();
-            this.#onEvent({ type: "reauthorize", url });
+            this.#emit({ type: "reauthorize", url });
             continue;
           }
           throw new AuthError(
             this.#auth.active
-              ? `The server refused our credentials (HTTP 401) for ${method} ${url}${
+              ? `The server refused our credentials${
                 outcome.text ? `: ${outcome.text}` : ""
-              }`
-              : `The server needs authentication (HTTP 401) for ${method} ${url}. Give --smart-client-id and --smart-key, --basic-user and --basic-passwd, or --bearer-token.`,
+              } (HTTP 401 from ${method} ${shortUrl(url)}${
+                this.#auth.renewable === false ? "" : ", also with a new token"
+              })`
+              : `The server needs authentication (HTTP 401 from ${method} ${
+                shortUrl(url)
+              }). Give --smart-client-id and --smart-key, --basic-user and --basic-passwd, or --bearer-token.`,
           );
         }
         failure = outcome.error;
@@ -158,22 +203,23 @@ export class HttpClient {
       if (attempt >= policy.maxAttempts || elapsed + delay > policy.deadlineMs) {
         throw new TransientError(
           `${failure.message} (gave up after ${attempt} ${attempt === 1 ? "try" : "tries"})`,
-          { status: failure.status },
+          { status: failure.status, reason: failure.reason },
           { cause: failure },
         );
       }
       if (failure.status === 429) {
         const until = this.clock.now() + delay;
         this.#throttle.pause(new URL(url).origin, until);
-        this.#onEvent({ type: "throttle", origin: new URL(url).origin, untilMs: until });
+        this.#emit({ type: "throttle", origin: new URL(url).origin, untilMs: until });
       }
-      this.#onEvent({
+      this.#failed();
+      this.#emit({
         type: "retry",
         method,
         url,
         attempt,
         delayMs: delay,
-        reason: failure.message,
+        reason: failure.reason ?? failure.message,
       });
       await options.onRetry?.(failure);
       await this.clock.sleep(delay, signal);
@@ -209,7 +255,10 @@ export class HttpClient {
         const authSent = sameOrigin && options.auth !== false && this.#auth.active;
         if (authSent) Object.assign(headers, await this.#auth.headers());
         const timer = setTimeout(
-          () => controller.abort(new TransientError(`No answer within ${this.#timeoutMs / 1000}s`)),
+          () => {
+            const reason = `no answer within ${this.#timeoutMs / 1000}s`;
+            controller.abort(new TransientError(reason, { reason }));
+          },
           this.#timeoutMs,
         );
         let res: Response;
@@ -224,20 +273,22 @@ export class HttpClient {
         } catch (err) {
           if (signal?.aborted) throw signal.reason;
           const reason = controller.signal.aborted ? controller.signal.reason : err;
+          const cause = describeNetworkError(reason);
           throw new TransientError(
-            `${currentMethod} ${current.href} failed: ${describeNetworkError(reason)}`,
-            {},
+            `${cause} (${currentMethod} ${shortUrl(current)})`,
+            { reason: cause },
             { cause: err },
           );
         } finally {
           clearTimeout(timer);
         }
-        this.#onEvent({
+        this.#emit({
           type: "request",
           method: currentMethod,
           url: current.href,
           status: res.status,
         });
+        if (!TRANSIENT_STATUSES.has(res.status)) this.#answered();
         if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.has("location")) {
           await res.body?.cancel();
           if (hop >= MAX_REDIRECTS) {
@@ -263,7 +314,7 @@ export class HttpClient {
           const value = await consumeBody(res, {
             idleMs: this.#timeoutMs,
             abort: (reason) => controller.abort(reason),
-            describe: `${currentMethod} ${current.href}`,
+            describe: `${currentMethod} ${shortUrl(current)}`,
             signal,
             streaming: options.streaming ?? false,
           }, consume);
@@ -272,9 +323,12 @@ export class HttpClient {
         const errorBody = await readErrorBody(res);
         const headersObj = headersToObject(res.headers);
         const text = bodyText(errorBody);
-        const message = `${currentMethod} ${current.href} answered HTTP ${res.status}${
-          res.statusText ? ` ${res.statusText}` : ""
-        }${text ? `: ${text}` : ""}`;
+        // Cause first, the URL short: a kick-off URL alone runs to hundreds of characters.
+        const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
+        const cause = text ? `${text.slice(0, 200)}` : status;
+        const message = `${cause} (${text ? `${status} from ` : ""}${currentMethod} ${
+          shortUrl(current)
+        })`;
         const transient = TRANSIENT_STATUSES.has(res.status) ||
           (options.retryStatuses?.includes(res.status) ?? false) ||
           (res.status >= 500 && isTransientOutcome(errorBody));
@@ -282,6 +336,7 @@ export class HttpClient {
           return {
             kind: "retry",
             error: new TransientError(message, {
+              reason: text ? `${status}: ${text.slice(0, 100)}` : status,
               status: res.status,
               retryAfterMs: this.retryAfterMs(res.headers.get("retry-after")),
               body: errorBody,
@@ -311,11 +366,12 @@ export function headersToObject(headers: Headers): Record<string, string> {
   return out;
 }
 
+/** The cause of a failed fetch, without the URL Deno's message repeats. */
 function describeNetworkError(err: unknown): string {
   if (err instanceof TransientError) return err.message;
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-    return `${err.message}${cause}`;
+    return `${err.message}${cause}`.replace(/^error sending request for url \([^)]*\):\s*/, "");
   }
   return String(err);
 }

@@ -54,7 +54,14 @@ export type HttpEvent =
   }
   | { type: "throttle"; origin: string; untilMs: number }
   | { type: "reauthorize"; url: string }
-  | { type: "request"; method: string; url: string; status: number };
+  | { type: "request"; method: string; url: string; status: number }
+  /**
+   * No request has succeeded for over a minute (only failures that are being retried): the
+   * server is down or out of reach. Sent with every retry from then on.
+   */
+  | { type: "unreachable"; sinceMs: number; retries: number }
+  /** The server answers again after an `unreachable` spell. */
+  | { type: "reachable" };
 
 /** Options for {@linkcode HttpClient}. */
 export interface HttpClientOptions {

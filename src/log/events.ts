@@ -38,8 +38,12 @@ export type ProgressEvent =
     bytes: number;
     diskBytes: number;
   }
-  /** A request is being retried. */
+  /** A request is being retried. `what` is `METHOD <short url>`; `reason` names no URL. */
   | { type: "retry"; what: string; attempt: number; delayMs: number; reason: string }
+  /** Nothing but failures for over a minute, since `sinceMs`, with `retries` retries so far. */
+  | { type: "unreachable"; sinceMs: number; retries: number }
+  /** The server answers again. */
+  | { type: "reachable" }
   /** A user-facing message. */
   | { type: "message"; level: "info" | "warn" | "verbose"; text: string };
 

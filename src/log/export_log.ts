@@ -41,37 +41,46 @@ export function newExportId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Appends rows to a folder's log.ndjson. */
+/**
+ * Appends rows to a folder's log.ndjson. A pending log (for a folder not written yet) keeps its
+ * rows in memory until {@linkcode ExportLog.attach}; if the run fails first, they are dropped
+ * with the run, and the folder stays as it was.
+ */
 export class ExportLog {
   #queue: Promise<void> = Promise.resolve();
-  private constructor(readonly path: string, private readonly clock: Clock) {}
+  #pending: Uint8Array[] | undefined;
+  private constructor(readonly path: string, private readonly clock: Clock, pending: boolean) {
+    if (pending) this.#pending = [];
+  }
 
   /**
    * Opens the log of `dir`. If a killed run left a half-written last line, a newline is added
    * first so the next row starts clean (readers skip the broken line).
    */
   static async open(dir: string, clock: Clock): Promise<ExportLog> {
-    const path = join(dir, LOG_FILE);
-    try {
-      const file = await Deno.open(path, { read: true, write: true });
-      try {
-        const size = (await file.stat()).size;
-        if (size > 0) {
-          await file.seek(-1, Deno.SeekMode.End);
-          const last = new Uint8Array(1);
-          await file.read(last);
-          if (last[0] !== 0x0a) {
-            await file.seek(0, Deno.SeekMode.End);
-            await writeAll(file, new Uint8Array([0x0a]));
-          }
-        }
-      } finally {
-        file.close();
-      }
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    const log = new ExportLog(join(dir, LOG_FILE), clock, false);
+    await repair(log.path);
+    return log;
+  }
+
+  /** A log for a folder that does not exist yet: rows wait in memory for attach(). */
+  static pending(dir: string, clock: Clock): ExportLog {
+    return new ExportLog(join(dir, LOG_FILE), clock, true);
+  }
+
+  /** Writes the rows kept so far and appends directly from now on (the folder exists now). */
+  async attach(): Promise<void> {
+    const rows = this.#pending;
+    if (!rows) return;
+    this.#pending = undefined;
+    await repair(this.path);
+    const all = new Uint8Array(rows.reduce((n, r) => n + r.length, 0));
+    let at = 0;
+    for (const line of rows) {
+      all.set(line, at);
+      at += line.length;
     }
-    return new ExportLog(path, clock);
+    if (all.length) await this.#append(all);
   }
 
   /** Appends one event. Rows are written in call order, each with a single write. */
@@ -91,6 +100,14 @@ export class ExportLog {
       row["_clientVersion"] = VERSION;
     }
     const line = new TextEncoder().encode(JSON.stringify(row) + "\n");
+    if (this.#pending) {
+      this.#pending.push(line);
+      return Promise.resolve();
+    }
+    return this.#append(line);
+  }
+
+  #append(line: Uint8Array): Promise<void> {
     const next = this.#queue.then(async () => {
       const file = await Deno.open(this.path, {
         append: true,
@@ -128,5 +145,28 @@ export class ExportLog {
       }
     }
     return rows;
+  }
+}
+
+/** Ends a log cut mid-line by a killed run with a newline, so the next row starts clean. */
+async function repair(path: string): Promise<void> {
+  try {
+    const file = await Deno.open(path, { read: true, write: true });
+    try {
+      const size = (await file.stat()).size;
+      if (size > 0) {
+        await file.seek(-1, Deno.SeekMode.End);
+        const last = new Uint8Array(1);
+        await file.read(last);
+        if (last[0] !== 0x0a) {
+          await file.seek(0, Deno.SeekMode.End);
+          await writeAll(file, new Uint8Array([0x0a]));
+        }
+      }
+    } finally {
+      file.close();
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
 }

@@ -70,6 +70,10 @@ export class PlainReporter implements Reporter {
       case "message":
         if (event.level !== "verbose" || this.#verbose) this.#line(messageText(event));
         break;
+      case "unreachable":
+      case "reachable":
+        this.#syncTimer();
+        break;
       case "waiting":
       case "file-start":
       case "file-bytes":
@@ -89,10 +93,11 @@ export class PlainReporter implements Reporter {
     this.#stopTimer();
   }
 
-  /** Runs the timer only in the phases that print status lines. */
+  /** Runs the timer only in the phases that print status lines, or while the server is away. */
   #syncTimer(): void {
     const phase = this.state.phase;
-    const active = !this.#closed && (phase === "waiting" || phase === "downloading");
+    const active = !this.#closed &&
+      (phase === "waiting" || phase === "downloading" || this.state.unreachable !== null);
     if (!active) this.#stopTimer();
     else if (this.#timer === null) {
       const timer = setInterval(() => this.tick(), this.#intervalMs);
@@ -143,11 +148,25 @@ export function messageText(event: { level: string; text: string }): string {
   return event.level === "warn" ? `warning: ${event.text}` : event.text;
 }
 
-/** A `retry` event as a line. */
+/** Longest retry line: one line each, naming the URL once. */
+const MAX_RETRY_LINE = 160;
+
+/** A `retry` event as one line of at most 160 characters. */
 export function retryText(event: Extract<ProgressEvent, { type: "retry" }>): string {
-  return `Retrying ${event.what} in ${
+  const line = `Retry ${event.attempt} in ${
     formatDuration(event.delayMs)
-  } (attempt ${event.attempt}): ${event.reason}`;
+  }: ${event.what}: ${event.reason}`.replace(/\s+/g, " ");
+  return line.length > MAX_RETRY_LINE ? `${line.slice(0, MAX_RETRY_LINE - 3)}...` : line;
+}
+
+/** `server unreachable since 21:24:07 (16 retries)`, or null while it answers. */
+export function unreachableText(state: ProgressState): string | null {
+  const away = state.unreachable;
+  if (!away) return null;
+  const time = localDateTime(away.sinceMs).slice(11);
+  return `server unreachable since ${time} (${away.retries} ${
+    away.retries === 1 ? "retry" : "retries"
+  })`;
 }
 
 /** A `file-done` event as a line (verbose output). */
@@ -207,9 +226,14 @@ export function waitingParts(state: ProgressState, now: number): string[] {
   const since = waiting?.exportStartedMs ?? state.phaseStartedMs;
   const parts = [`${formatDuration(now - since)} so far`];
   if (waiting?.xProgress) parts.push(`server says "${waiting.xProgress}"`);
+  const away = unreachableText(state);
   const next = state.nextPollInMs(now);
-  if (next !== null) {
-    parts.push(next > 0 ? `next check in ${formatDuration(next)}` : "checking now");
+  if (away) parts.push(away);
+  else if (next !== null) {
+    // Whole seconds, rounded up: a wait that is not over never reads "0s".
+    parts.push(
+      next > 0 ? `next check in ${formatDuration(Math.ceil(next / 1000) * 1000)}` : "checking now",
+    );
   }
   return parts;
 }
@@ -219,7 +243,10 @@ export function statusText(state: ProgressState, now: number): string | null {
   if (state.phase === "waiting") {
     return `Still waiting for the export: ${waitingParts(state, now).join("; ")}`;
   }
-  if (state.phase !== "downloading" || !state.planned) return null;
+  if (state.phase !== "downloading" || !state.planned) {
+    const away = unreachableText(state);
+    return away ? `Still trying: ${away}` : null;
+  }
   const parts = [
     `Downloaded ${formatCount(state.filesDone)} of ${formatCount(state.planned.total)} files`,
     formatBytes(state.receivedBytes),
@@ -233,5 +260,7 @@ export function statusText(state: ProgressState, now: number): string | null {
   if (state.retries > 0) {
     status.push(`${state.retries} ${state.retries === 1 ? "retry" : "retries"}`);
   }
+  const away = unreachableText(state);
+  if (away) status.push(away);
   return status.join("; ");
 }

@@ -65,6 +65,7 @@ export class ProgressState {
   readonly #inProgress = new Map<string, FileInProgress>();
   #retries = 0;
   #lastRetryReason: string | null = null;
+  #unreachable: { sinceMs: number; retries: number } | null = null;
   /** Every byte ever received, including bytes of attempts that were restarted. */
   #transferred = 0;
   /** (time, #transferred) readings; the first one is at or before the rate window's start. */
@@ -118,6 +119,10 @@ export class ProgressState {
   /** Retries seen. */
   get retries(): number {
     return this.#retries;
+  }
+  /** Since when the server has not answered (over a minute of failures), or null. */
+  get unreachable(): Readonly<{ sinceMs: number; retries: number }> | null {
+    return this.#unreachable;
   }
   /** The reason of the latest retry. */
   get lastRetryReason(): string | null {
@@ -220,6 +225,12 @@ export class ProgressState {
       case "retry":
         this.#retries++;
         this.#lastRetryReason = event.reason;
+        break;
+      case "unreachable":
+        this.#unreachable = { sinceMs: event.sinceMs, retries: event.retries };
+        break;
+      case "reachable":
+        this.#unreachable = null;
         break;
       case "message":
         break;

@@ -15,6 +15,7 @@ import {
   messageText,
   phaseText,
   retryText,
+  unreachableText,
   waitingParts,
 } from "./progress_plain.ts";
 import { ProgressState } from "./progress_state.ts";
@@ -198,6 +199,8 @@ export function blockLines(state: ProgressState, now: number, spinner: string | 
   if (phase === "downloading" || phase === "finishing" || phase === "done") {
     lines.push(...typeLines(state));
   }
+  const away = unreachableText(state);
+  if (away && phase !== "waiting") lines.push(`  ${away[0]!.toUpperCase()}${away.slice(1)}`);
   if (state.inProgress.size > 0) {
     const files = [...state.inProgress.values()].map((f) => `${f.name} ${formatBytes(f.bytes)}`);
     lines.push(`  In progress: ${files.join(", ")}`);

@@ -5,17 +5,30 @@
 
 import { join } from "node:path";
 import { LOG_FILE } from "../log/export_log.ts";
+import { localDateTime } from "../log/time_format.ts";
+import { isDataFileName } from "./data_files.ts";
 import { lockStatus } from "./lock.ts";
 import { listSubfolders, readFolderKind } from "./managed.ts";
 import { METADATA_FILE, type OutputMetadata } from "./metadata.ts";
 
-/** The state of a folder's newest export. */
-export type ExportState = "complete" | "running" | "failed" | "not started";
+/**
+ * The state of a folder's newest export. `failed`: a run stopped on an error (rerun to resume);
+ * `interrupted`: a run was killed, nothing in it failed (rerun to resume).
+ */
+export type ExportState =
+  | "complete"
+  | "running"
+  | "failed"
+  | "interrupted"
+  | "cancelled"
+  | "not started"
+  | "missing"
+  | "not an export folder";
 
 /** One folder's status. */
 export interface FolderStatus {
   path: string;
-  kind: "managed" | "output" | "none";
+  kind: "managed" | "output" | "none" | "missing";
   /** The newest subfolder (managed folders), e.g. `002.2026-03`. */
   subfolder: string | null;
   state: ExportState;
@@ -42,16 +55,32 @@ async function mtime(path: string): Promise<number | undefined> {
   }
 }
 
-function counts(md: OutputMetadata): { resources: number; files: number } {
-  if (md.totals && !md.bulk) return { resources: md.totals.resources, files: md.totals.files };
+function resourcesOf(md: OutputMetadata): number {
+  if (md.totals && !md.bulk) return md.totals.resources;
   let resources = md.totals?.resources ?? 0;
-  let files = md.totals?.files ?? 0;
-  for (const f of md.bulk?.manifest?.files ?? []) {
-    if (f.resources === undefined) continue;
-    resources += f.resources;
-    files++;
+  for (const f of md.bulk?.manifest?.files ?? []) resources += f.resources ?? 0;
+  return resources;
+}
+
+/** Committed data files on disk (data, error/ and deleted/): what a killed run has kept. */
+async function filesOnDisk(dir: string): Promise<number> {
+  let n = 0;
+  for (const sub of ["", "error", "deleted"]) {
+    try {
+      for await (const e of Deno.readDir(join(dir, sub))) {
+        if (e.isFile && isDataFileName(e.name)) n++;
+      }
+    } catch {
+      // No such folder.
+    }
   }
-  return { resources, files };
+  return n;
+}
+
+/** True when a folder holds nothing but (maybe) a lock file. */
+async function isEmpty(dir: string): Promise<boolean> {
+  for await (const e of Deno.readDir(dir)) if (e.name !== ".lock") return false;
+  return true;
 }
 
 /** Reads the status of one managed or output folder. */
@@ -72,6 +101,15 @@ export async function folderStatus(path: string): Promise<FolderStatus> {
     holder: null,
     note: null,
   };
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return { ...base, kind: "missing", state: "missing", note: "no such folder" };
+  }
+  if (!info.isDirectory) {
+    return { ...base, state: "not an export folder", note: "a file, not a folder" };
+  }
   const lock = await lockStatus(path);
   base.live = lock.held;
   if (lock.holder) base.holder = { pid: lock.holder.pid, host: lock.holder.host };
@@ -95,13 +133,18 @@ export async function folderStatus(path: string): Promise<FolderStatus> {
   }
   if (!md) {
     if (base.live) base.state = "running";
+    else if (kind.kind === "none" && !base.note && !(await isEmpty(path))) {
+      base.state = "not an export folder";
+      base.note = "no smart-fetch .metadata here";
+    } else if (kind.kind === "none" && base.note) base.state = "not an export folder";
     return base;
   }
   const requested = Object.keys(md.filters);
   base.typesRequested = requested.length;
   base.typesDone = requested.filter((t) => t in (md.done ?? {})).length;
   base.mode = md.mode ?? "bulk";
-  Object.assign(base, counts(md));
+  base.resources = resourcesOf(md);
+  base.files = await filesOnDisk(exportDir);
   base.serverErrors = md.serverErrors ?? 0;
   const times = [
     await mtime(join(exportDir, METADATA_FILE)),
@@ -112,16 +155,31 @@ export async function folderStatus(path: string): Promise<FolderStatus> {
   const complete = kind.kind === "managed"
     ? md.complete === true
     : base.typesDone === base.typesRequested && !md.bulk;
+  const unreachable = md.unreachable
+    ? `server unreachable since ${
+      localDateTime(Date.parse(md.unreachable.since))
+    } (${md.unreachable.retries} retries)`
+    : undefined;
   if (complete) base.state = "complete";
-  else if (base.live) base.state = "running";
-  else base.state = "failed";
-  if (!complete) {
-    if (md.lastError && !base.live) base.note = md.lastError.message;
-    else if (md.bulk && !md.bulk.manifest) {
+  else if (base.live) {
+    base.state = "running";
+    base.note = unreachable ?? null;
+  } else if (md.cancelled) {
+    base.state = "cancelled";
+    base.note = `cancelled at ${localDateTime(Date.parse(md.cancelled))}`;
+  } else if (md.lastError) {
+    base.state = "failed";
+    base.note = md.lastError.message;
+  } else {
+    base.state = "interrupted";
+    base.note = "stopped before finishing; rerun the same command to resume";
+  }
+  if (base.state === "running" && !base.note) {
+    if (md.bulk && !md.bulk.manifest) {
       base.note = `waiting for the server since ${md.bulk.kickoffTime}`;
     } else if (md.bulk?.manifest) {
       base.note = `downloading (${md.bulk.manifest.files.length} files in the manifest)`;
-    } else if (!base.live) base.note = "stopped before finishing; rerun the same command to resume";
+    }
   }
   return base;
 }

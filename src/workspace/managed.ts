@@ -147,7 +147,8 @@ export interface SubfolderChoice {
 
 /**
  * SMART Fetch's rules. With a nickname: reuse the subfolder with that nickname if it is the
- * newest, refuse if it is older, else create one. Without: reuse the newest subfolder when it was
+ * newest or complete (rerunning a finished command is a no-op), refuse to resume it if it is
+ * older and unfinished, else create one. Without: reuse the newest subfolder when it was
  * made for the same request (with `--since auto`, only while some type is still missing there),
  * else create one named after today's date. A completed export is reused too (its rerun is a
  * no-op), so a periodic full refresh needs a new nickname.
@@ -165,6 +166,14 @@ export function chooseSubfolder(
     const same = subs.filter((s) => s.nickname === request.nickname);
     const match = same.at(-1);
     if (match && match === newest) {
+      return {
+        name: match.name,
+        reuse: true,
+        message: `Re-using existing subfolder '${match.name}' with the same nickname.`,
+      };
+    }
+    if (match?.metadata?.complete) {
+      // Job arrays rerun finished tasks: a complete export is a success, not an error.
       return {
         name: match.name,
         reuse: true,

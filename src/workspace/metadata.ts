@@ -92,8 +92,14 @@ const outputSchema = z.looseObject({
   mode: z.enum(["bulk", "crawl"]).optional(),
   /** Ours: what the finished export holds (files, resources, NDJSON bytes), for `status`. */
   totals: z.object({ files: z.number(), resources: z.number(), bytes: z.number() }).optional(),
-  /** Ours: why the last run stopped, when it failed (cleared by a run that succeeds). */
+  /** Ours: why the last run stopped, when it failed (cleared when a run starts). */
   lastError: z.object({ message: z.string(), time: z.string() }).optional(),
+  /** Ours: when `bulk --cancel` cancelled the export in flight (ISO). */
+  cancelled: z.string().optional(),
+  /** Ours: the server stopped answering (for `status`); cleared once it answers again. */
+  unreachable: z.object({ since: z.string(), retries: z.number() }).optional(),
+  /** Ours: the times `--since auto` resolved to, per type. */
+  sinceTimes: z.record(z.string(), z.string()).optional(),
 });
 
 /** A plain output folder's (or managed subfolder's) `.metadata`. */
@@ -140,15 +146,40 @@ export function parseOutputMetadata(json: unknown, dir: string): OutputMetadata 
  */
 export class OutputMetadataStore {
   #queue: Promise<void> = Promise.resolve();
+  #bound: boolean;
   private constructor(
     readonly dir: string,
     private data: OutputMetadata,
     private readonly clock: Clock,
-  ) {}
+    bound: boolean,
+  ) {
+    this.#bound = bound;
+  }
 
-  /** Opens the store over existing metadata or a fresh object (not written until changed). */
-  static open(dir: string, data: OutputMetadata, clock: Clock): OutputMetadataStore {
-    return new OutputMetadataStore(dir, data, clock);
+  /**
+   * Opens the store over existing metadata or a fresh object (not written until changed). With
+   * `bound: false` (a folder the server has not accepted work for yet) changes stay in memory
+   * until {@linkcode OutputMetadataStore.bind}, so a run that fails first writes nothing.
+   */
+  static open(
+    dir: string,
+    data: OutputMetadata,
+    clock: Clock,
+    options: { bound?: boolean } = {},
+  ): OutputMetadataStore {
+    return new OutputMetadataStore(dir, data, clock, options.bound ?? true);
+  }
+
+  /** Whether changes are written to disk. */
+  get bound(): boolean {
+    return this.#bound;
+  }
+
+  /** Writes the current content and every change from now on (the folder exists now). */
+  async bind(): Promise<void> {
+    if (this.#bound) return;
+    this.#bound = true;
+    await this.update(() => {});
   }
 
   /** A fresh output metadata object. */
@@ -171,7 +202,9 @@ export class OutputMetadataStore {
       change(copy);
       copy.timestamp = isoLocalMicros(this.clock.now());
       copy.version = VERSION;
-      await writeFileAtomic(join(this.dir, METADATA_FILE), JSON.stringify(copy, null, 2) + "\n");
+      if (this.#bound) {
+        await writeFileAtomic(join(this.dir, METADATA_FILE), JSON.stringify(copy, null, 2) + "\n");
+      }
       this.data = copy;
     });
     this.#queue = next.catch(() => {});
