@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { FakeFhirServer, type Fault } from "./fake_server/mod.ts";
-import { assertComplete, expectedIds, requestsOf, SteppingClock } from "./helpers/bulk_e2e.ts";
+import {
+  assertComplete,
+  expectedIds,
+  HookClock,
+  requestsOf,
+  SteppingClock,
+} from "./helpers/bulk_e2e.ts";
 import { runCli } from "./helpers/cli.ts";
 import { logRows, tempDir } from "./helpers/folder.ts";
 
@@ -85,6 +91,41 @@ Deno.test("an absurd epoch Retry-After is capped at 5 minutes, or at --max-retry
     assert.ok(clock.sleeps.includes(cap), `a wait of ${cap} in ${clock.sleeps}`);
     assert.equal(Math.max(...clock.sleeps), cap, "no wait above the cap");
     assert.ok(gapAfterFault(server, 429) >= cap);
+  }
+});
+
+Deno.test("an absurd Retry-After on a 202 status poll is capped at 5 minutes, or at --max-retry-wait", async () => {
+  // A day in seconds, an HTTP-date a month ahead, and an epoch-like number (year 5138).
+  const month = new Date(Date.now() + 30 * 86_400_000).toUTCString();
+  for (const retryAfter of ["86400", month, "99999999999"]) {
+    for (const [flags, cap] of [[[], 300_000], [["--max-retry-wait", "10s"], 10_000]] as const) {
+      const what = `Retry-After ${retryAfter}${flags.length ? ` with ${flags.join(" ")}` : ""}`;
+      const clock = new FakeClock();
+      await using server = await FakeFhirServer.start({
+        patients: 3,
+        pollsUntilReady: 2,
+        progressRetryAfter: retryAfter,
+        now: () => clock.now(),
+      });
+      await using out = await tempDir();
+      const dir = join(out.path, "x");
+      const r = await bulk(server, dir, clock, ...flags);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      await assertComplete(dir, server, TYPES);
+      const polls = requestsOf(server, "status");
+      assert.deepEqual(polls.map((p) => p.status), [202, 202, 200], what);
+      // The only waits are the two between polls, each the capped Retry-After.
+      assert.ok(
+        clock.sleeps.every((ms) => ms <= cap),
+        `${what}: waits ${clock.sleeps} over ${cap}`,
+      );
+      assert.deepEqual(clock.sleeps, [cap, cap], what);
+      // And the server saw the polls that far apart (server time = the fake clock).
+      const gaps = polls.slice(1).map((p, i) => p.time - polls[i]!.time);
+      assert.ok(gaps.every((gap) => gap >= cap && gap < cap + 1000), `${what}: gaps ${gaps}`);
+      const progress = (await logRows(dir)).filter((row) => row.eventId === "status_progress");
+      assert.deepEqual(progress.map((row) => row.eventDetail.retryAfter), [retryAfter, retryAfter]);
+    }
   }
 });
 
@@ -190,21 +231,29 @@ Deno.test("a body shorter than its Content-Length is retried (gzip and plain)", 
 });
 
 Deno.test("a file slower than --request-timeout is abandoned and fetched again", async () => {
-  const clock = new FakeClock();
   await using server = await FakeFhirServer.start({ patients: 3 });
+  // The first try is answered only after 30 s (closing the server ends the wait): with the
+  // default timeout of 5 minutes, the client would get that answer and never try again.
   server.addFault({
     target: "file",
     pathIncludes: "Condition.001",
-    fault: { kind: "latency", ms: 3000 },
+    fault: { kind: "latency", ms: 30_000 },
   });
+  const tries = () => requestsOf(server, "file").filter((q) => q.path.includes("Condition.001"));
+  // What the server had answered to the tries so far, at each of the client's waits.
+  const atSleeps: number[][] = [];
+  const clock = new HookClock(() => atSleeps.push(tries().map((q) => q.status)));
   await using out = await tempDir();
   const dir = join(out.path, "x");
-  const started = Date.now();
   const r = await bulk(server, dir, clock, "--request-timeout", "0.3s");
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(Date.now() - started < 2500, "the client did not wait for the slow answer");
   await assertComplete(dir, server, TYPES);
-  const tries = requestsOf(server, "file").filter((q) => q.path.includes("Condition.001"));
-  assert.equal(tries.length, 2);
+  assert.deepEqual(tries().map((q) => q.status).slice(1), [200], "one more try, answered");
+  // The client did not wait for the slow answer: it backed off to try again while the server
+  // still held the first try (status 0: not answered yet).
+  assert.ok(
+    atSleeps.some((statuses) => statuses.length === 1 && statuses[0] === 0),
+    `a wait after an unanswered first try (${JSON.stringify(atSleeps)})`,
+  );
   assert.match(r.stderr, /No answer within 0.3s|retry/i);
 });

@@ -1,11 +1,13 @@
 /**
- * Crash safety: SIGKILL the real program at random moments, rerun the same command, and get the
- * same data as an uninterrupted run, with finished files never downloaded again.
+ * Crash safety: SIGKILL the real program at chosen and at random (seeded) moments, rerun the same
+ * command, and get the same data as an uninterrupted run, with finished files never downloaded
+ * again.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
+import { requestsOf } from "./helpers/bulk_e2e.ts";
 import { runCliProcess, spawnCli } from "./helpers/cli.ts";
 import {
   contents,
@@ -16,6 +18,7 @@ import {
   sleep,
   tempDir,
 } from "./helpers/folder.ts";
+import { testRandom, withReplayHint } from "./helpers/seed.ts";
 
 /** What a kill left: every file that looks complete must be complete. */
 async function checkInvariants(dir: string, when: string): Promise<Set<string>> {
@@ -39,19 +42,36 @@ async function checkInvariants(dir: string, when: string): Promise<Set<string>> 
   return complete;
 }
 
-Deno.test("SIGKILL at random moments, then the same command, gives the same data as an uninterrupted run", async () => {
-  await using server = await FakeFhirServer.start({
-    patients: 24,
-    resourcesPerFile: 4,
-    pollsUntilReady: 1,
-    progressRetryAfter: "0",
-  });
-  // Slow files down so kills land during downloads as well as before and after them.
-  server.addFault({ target: "file", times: Infinity, fault: { kind: "latency", ms: 25 } });
-  await using out = await tempDir();
-  const reference = join(out.path, "reference");
-  const killed = join(out.path, "killed");
-  const args = (dir: string) => [
+/** Data files under their final names (`Type.NNN.ndjson.gz`) at the top of a folder. */
+function finalDataFiles(names: string[]): string[] {
+  return names.filter((n) => /^[A-Z][A-Za-z]+\.\d{3}\.ndjson\.gz$/.test(n));
+}
+
+/** The saved manifest of a folder's export in progress: local name -> URL path. */
+async function manifestPaths(dir: string): Promise<Map<string, string>> {
+  const meta = await metadata(dir).catch(() => ({} as Record<string, unknown>));
+  const files =
+    ((meta.bulk as { manifest?: { files: { name: string; url: string }[] } } | undefined)
+      ?.manifest?.files) ?? [];
+  return new Map(files.map((f) => [f.name, new URL(f.url).pathname]));
+}
+
+/** Kills a child (if it still runs) and waits for it to end. */
+async function kill(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It may have finished already.
+  }
+  const status = await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  return status;
+}
+
+/** `bulk` of four types with two connections into `dir`. */
+function bulkArgs(server: FakeFhirServer, dir: string): string[] {
+  return [
     "bulk",
     "--fhir-url",
     server.baseUrl,
@@ -61,90 +81,167 @@ Deno.test("SIGKILL at random moments, then the same command, gives the same data
     "2",
     dir,
   ];
+}
 
-  const ref = await runCliProcess(args(reference));
+Deno.test("SIGKILL once 3 files are done and others in flight: the rerun fetches exactly the unfinished ones", async () => {
+  await using server = await FakeFhirServer.start({
+    patients: 24,
+    resourcesPerFile: 4,
+    pollsUntilReady: 1,
+    progressRetryAfter: "0",
+  });
+  await using out = await tempDir();
+  const reference = join(out.path, "reference");
+  const killed = join(out.path, "killed");
+  const ref = await runCliProcess(bulkArgs(server, reference));
   assert.equal(ref.code, 0, ref.stderr);
   const expected = await contents(reference);
-  assert.ok(expected.size > 40, `enough files to kill during downloads (${expected.size})`);
+  assert.ok(expected.size > 40, `enough files (${expected.size})`);
 
-  const kills: {
-    atMs: number;
-    requestIndex: number;
-    complete: Set<string>;
-    urlOf: Map<string, string>;
-  }[] = [];
-  for (let round = 0; round < 6; round++) {
-    const delay = 150 + Math.floor(Math.random() * 1200);
-    const child = spawnCli(args(killed));
-    await sleep(delay);
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // It may have finished already.
-    }
-    const status = await child.status;
-    await child.stdout.cancel();
-    await child.stderr.cancel();
-    const complete = await checkInvariants(killed, `after a kill at ${delay} ms (round ${round})`);
-    const meta = await metadata(killed).catch(() => ({} as Record<string, unknown>));
-    const files =
-      ((meta.bulk as { manifest?: { files: { name: string; url: string }[] } } | undefined)
-        ?.manifest?.files) ?? [];
-    const urlOf = new Map(files.map((f) => [f.name, new URL(f.url).pathname]));
-    kills.push({ atMs: delay, requestIndex: server.requests.length, complete, urlOf });
-    if (status.success) break;
+  // Slow every download, so a kill lands with some files done and others on the wire; the
+  // second one much more, so one connection finishes files one by one while it waits.
+  server.addFault({ target: "file", skip: 1, fault: { kind: "latency", ms: 30_000 } });
+  server.addFault({ target: "file", times: Infinity, fault: { kind: "latency", ms: 400 } });
+  const firstRequest = server.requests.length;
+  const waiting = () =>
+    server.requests.slice(firstRequest).filter((r) => r.kind === "file" && r.status === 0);
+  const child = spawnCli(bulkArgs(server, killed));
+  const N = 3;
+  for (let i = 0;; i++) {
+    const done = finalDataFiles(await listFiles(killed).catch(() => []));
+    if (done.length >= N && waiting().length > 0) break;
+    assert.ok(i < 12_000, `${N} files done while others download (seen ${done.length})`);
+    await sleep(5);
   }
+  const status = await kill(child);
+  assert.ok(!status.success, "the run was killed, not finished");
+  const killIndex = server.requests.length;
+  server.clearFaults();
 
-  const last = await runCliProcess(args(killed));
+  // The state the kill left: complete files under final names, the rest still to fetch.
+  const complete = await checkInvariants(killed, "after the kill");
+  const done = finalDataFiles([...complete]);
+  const urlOf = await manifestPaths(killed);
+  assert.ok(done.length >= N && done.length < urlOf.size, `${done.length} of ${urlOf.size} done`);
+  const donePaths = new Set(done.map((n) => urlOf.get(n)));
+  assert.ok(done.every((n) => urlOf.has(n)), "every done file is in the saved manifest");
+  const before = server.requests.slice(firstRequest, killIndex).filter((r) => r.kind === "file");
+  const unfinished = before.filter((r) => !donePaths.has(r.path)).map((r) => r.path);
+  assert.ok(unfinished.length > 0, "downloads were in flight at the kill");
+  assert.ok(unfinished.includes(before[1]!.path), "the slow second download was in flight");
+
+  const last = await runCliProcess(bulkArgs(server, killed));
   assert.equal(last.code, 0, last.stderr);
+  assert.deepEqual(await contents(killed), expected);
+
+  // After the kill, each file that was not complete is fetched once; the complete ones never.
+  const again = server.requests.slice(killIndex).filter((r) => r.kind === "file");
+  const todo = [...urlOf].filter(([name]) => !done.includes(name)).map(([, path]) => path);
   assert.deepEqual(
-    await contents(killed),
-    expected,
-    `kills at ${kills.map((k) => k.atMs).join(", ")} ms`,
+    again.map((r) => r.path).sort(),
+    todo.sort(),
+    `requested after the kill with ${done.join(", ")} done`,
   );
-  assert.ok(!(await listFiles(killed)).some((f) => f.endsWith(".part")), "no temporary files left");
-
-  // A file that was complete when a run was killed is never requested again.
-  for (const kill of kills) {
-    const donePaths = new Set([...kill.complete].map((n) => kill.urlOf.get(n)).filter(Boolean));
-    const again = server.requests.slice(kill.requestIndex).filter((r) =>
-      r.kind === "file" && donePaths.has(r.path)
-    );
-    assert.deepEqual(
-      again.map((r) => r.path),
-      [],
-      `re-downloaded after the kill at ${kill.atMs} ms`,
-    );
-  }
-
-  // The log names one export whose last kickoff has its status_complete (what Cumulus ETL reads).
-  const rows = await logRows(killed);
-  const lastKickoff = rows.filter((r) => r.eventId === "kickoff").at(-1)!;
-  assert.ok(
-    rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId),
+  for (const path of unfinished) assert.ok(todo.includes(path), `${path} was fetched again`);
+  assert.equal(
+    server.requests.slice(killIndex).filter((r) => r.kind === "kickoff").length,
+    0,
+    "the rerun resumed the same export",
   );
-  assert.equal(rows.at(-1)!.eventId, "export_complete");
+});
+
+Deno.test("SIGKILL at random (seeded) moments, then the same command, gives the same data as an uninterrupted run", async () => {
+  const rng = testRandom();
+  await withReplayHint(rng, async () => {
+    await using server = await FakeFhirServer.start({
+      patients: 24,
+      resourcesPerFile: 4,
+      pollsUntilReady: 1,
+      progressRetryAfter: "0",
+    });
+    // Slow files down so kills land during downloads as well as before and after them.
+    server.addFault({ target: "file", times: Infinity, fault: { kind: "latency", ms: 25 } });
+    await using out = await tempDir();
+    const reference = join(out.path, "reference");
+    const killed = join(out.path, "killed");
+
+    const ref = await runCliProcess(bulkArgs(server, reference));
+    assert.equal(ref.code, 0, ref.stderr);
+    const expected = await contents(reference);
+    assert.ok(expected.size > 40, `enough files to kill during downloads (${expected.size})`);
+
+    const kills: {
+      atMs: number;
+      requestIndex: number;
+      complete: Set<string>;
+      urlOf: Map<string, string>;
+    }[] = [];
+    for (let round = 0; round < 6; round++) {
+      const delay = rng.int(150, 1349);
+      const child = spawnCli(bulkArgs(server, killed));
+      await sleep(delay);
+      const status = await kill(child);
+      const complete = await checkInvariants(
+        killed,
+        `after a kill at ${delay} ms (round ${round}, ${rng.replay})`,
+      );
+      const urlOf = await manifestPaths(killed);
+      kills.push({ atMs: delay, requestIndex: server.requests.length, complete, urlOf });
+      if (status.success) break;
+    }
+    const when = `kills at ${kills.map((k) => k.atMs).join(", ")} ms (${rng.replay})`;
+
+    const last = await runCliProcess(bulkArgs(server, killed));
+    assert.equal(last.code, 0, `${when}: ${last.stderr}`);
+    assert.deepEqual(await contents(killed), expected, when);
+    assert.ok(
+      !(await listFiles(killed)).some((f) => f.endsWith(".part")),
+      `${when}: no temporary files left`,
+    );
+
+    // A file that was complete when a run was killed is never requested again.
+    for (const kill of kills) {
+      const donePaths = new Set([...kill.complete].map((n) => kill.urlOf.get(n)).filter(Boolean));
+      const again = server.requests.slice(kill.requestIndex).filter((r) =>
+        r.kind === "file" && donePaths.has(r.path)
+      );
+      assert.deepEqual(
+        again.map((r) => r.path),
+        [],
+        `re-downloaded after the kill at ${kill.atMs} ms (${when})`,
+      );
+    }
+
+    // The log names one export whose last kickoff has its status_complete (what Cumulus ETL reads).
+    const rows = await logRows(killed);
+    const lastKickoff = rows.filter((r) => r.eventId === "kickoff").at(-1)!;
+    assert.ok(
+      rows.some((r) => r.eventId === "status_complete" && r.exportId === lastKickoff.exportId),
+      `${when}: the last kickoff has its status_complete`,
+    );
+    assert.equal(rows.at(-1)!.eventId, "export_complete", when);
+  });
 });
 
 Deno.test("a run killed while waiting for the server resumes by polling, without a second kick-off", async () => {
   await using server = await FakeFhirServer.start({
     patients: 3,
-    pollsUntilReady: 3,
-    progressRetryAfter: "1",
+    pollsUntilReady: 2,
+    progressRetryAfter: "0",
   });
+  // The first status poll is not answered while the test runs: the run is waiting for the
+  // server when it is killed, however slow the machine.
+  server.addFault({ target: "status", fault: { kind: "latency", ms: 600_000 } });
   await using out = await tempDir();
   const dir = join(out.path, "waiting");
   const args = ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Condition", dir];
   const child = spawnCli(args);
-  // Wait until the kick-off has been answered and saved, then kill.
-  for (let i = 0; i < 200 && !server.requests.some((r) => r.kind === "status"); i++) {
+  for (let i = 0; !server.requests.some((r) => r.kind === "status"); i++) {
+    assert.ok(i < 3000, "the run polled the status URL (gave up after about a minute)");
     await sleep(20);
   }
-  await sleep(100);
-  child.kill("SIGKILL");
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
+  await kill(child);
+  assert.equal(requestsOf(server, "status")[0]!.status, 0, "killed while the poll was unanswered");
   const saved = await metadata(dir);
   assert.match(
     String(saved["bulk-status"]),
@@ -162,26 +259,30 @@ Deno.test("a run killed while waiting for the server resumes by polling, without
 
 Deno.test("a run killed after finishing but before releasing the job only releases it on rerun", async () => {
   await using server = await FakeFhirServer.start({ patients: 3, pollsUntilReady: 0 });
-  // The DELETE hangs, so the kill lands between "types done" and "job released".
-  server.addFault({ target: "delete", times: 1, fault: { kind: "latency", ms: 5000 } });
+  // The first DELETE is not answered while the test runs, so the kill lands between "types
+  // done" and "job released", however slow the machine.
+  server.addFault({ target: "delete", fault: { kind: "latency", ms: 600_000 } });
   await using out = await tempDir();
   const dir = join(out.path, "x");
   const args = ["bulk", "--fhir-url", server.baseUrl, "--type", "Patient,Condition", dir];
   const child = spawnCli(args);
-  let finished = false;
-  for (let i = 0; i < 300 && !finished; i++) {
+  for (let i = 0; !server.requests.some((r) => r.kind === "delete"); i++) {
+    assert.ok(i < 3000, "the run reached the release step (gave up after about a minute)");
     await sleep(20);
-    const meta = await metadata(dir).catch(() => ({} as Record<string, unknown>));
-    const done = Object.keys((meta.done as object | undefined) ?? {});
-    finished = done.length === 2 && meta.bulk !== undefined;
   }
-  assert.ok(finished, "the run reached the release step");
-  child.kill("SIGKILL");
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  const before = await metadata(dir);
-  const totals = before.totals as { files: number; resources: number };
+  await kill(child);
+  assert.equal(
+    requestsOf(server, "delete")[0]!.status,
+    0,
+    "killed while the DELETE was unanswered",
+  );
+  const saved = await metadata(dir);
+  assert.deepEqual(Object.keys((saved.done as object | undefined) ?? {}).sort(), [
+    "Condition",
+    "Patient",
+  ]);
+  assert.equal((saved.bulk as { finished?: boolean } | undefined)?.finished, true);
+  const totals = saved.totals as { files: number; resources: number };
 
   const again = await runCliProcess(args);
   assert.equal(again.code, 0, again.stderr);

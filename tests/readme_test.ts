@@ -1,32 +1,137 @@
 /** The README must stay true: its commands run, and every flag it shows exists. */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { runCli } from "./helpers/cli.ts";
+import { tempDir } from "./helpers/folder.ts";
 
-const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 
-/** `smart-fetch ...` command lines from the README's sh blocks (continuations joined). */
-function commandLines(): string[][] {
+/** The subcommands whose --help the README's command lines are checked against. */
+const COMMANDS = ["export", "bulk", "status", "reset-symlinks"];
+
+/** `smart-fetch ...` command lines from the sh blocks of `text` (continuations joined). */
+function commandLines(text: string): string[][] {
   const out: string[][] = [];
-  for (const block of readme.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    const text = block[1]!.replace(/\\\n\s*/g, " ");
-    for (const line of text.split("\n")) {
+  for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    const joined = block[1]!.replace(/\\\n\s*/g, " ");
+    for (const line of joined.split("\n")) {
       const command = line.replace(/#.*$/, "").trim();
-      if (command.startsWith("smart-fetch")) out.push(command.split(/\s+/).slice(1));
+      if (command.startsWith("smart-fetch ")) out.push(command.split(/\s+/).slice(1));
     }
   }
   return out;
 }
 
-async function helpOf(command: string | undefined): Promise<string> {
-  const r = await runCli(command ? [command, "--help"] : ["--help"], { clock: new FakeClock() });
+/**
+ * The flags a --help output defines: the long and short names at the start of its option lines
+ * ("  -c, --config <file>   ..."), not flags merely mentioned in descriptions.
+ */
+function definedFlags(help: string): Set<string> {
+  const flags = new Set<string>();
+  for (const m of help.matchAll(/^ {2}(-[a-zA-Z], )?(--[a-z][a-z0-9-]*)/gm)) {
+    flags.add(m[2]!);
+    if (m[1]) flags.add(m[1].slice(0, 2));
+  }
+  return flags;
+}
+
+/** The flags of the program itself (before any command) and of each command. */
+interface FlagSets {
+  root: Set<string>;
+  byCommand: Map<string, Set<string>>;
+}
+
+/** Whole flags an argument names: `--x=1` is `--x`; values and `-` are none. */
+function flagOf(arg: string): string | undefined {
+  if (/^--[a-z]/.test(arg)) return arg.split("=")[0];
+  if (/^-[a-zA-Z]$/.test(arg)) return arg;
+  return undefined;
+}
+
+/**
+ * What is wrong with the flags in `text` (a README): each command line's flags must be flags of
+ * its command (those before the command: of the program), and every flag named in a code span
+ * must be a flag of some command. Whole flags only: `--type` is not a part of `--type-filter`.
+ */
+function flagProblems(text: string, sets: FlagSets): string[] {
+  const problems: string[] = [];
+  const all = new Set([...sets.root, ...[...sets.byCommand.values()].flatMap((s) => [...s])]);
+  for (const argv of commandLines(text)) {
+    const at = argv.findIndex((a) => sets.byCommand.has(a));
+    for (const [i, arg] of argv.entries()) {
+      const flag = flagOf(arg);
+      if (!flag) continue;
+      const command = at >= 0 && i > at ? argv[at]! : undefined;
+      const allowed = command ? sets.byCommand.get(command)! : sets.root;
+      if (!allowed.has(flag)) {
+        problems.push(
+          `smart-fetch ${argv.join(" ")}: ${flag} is not a flag of ${command ?? "smart-fetch"}`,
+        );
+      }
+    }
+  }
+  // Flags named in the prose and tables: every --flag inside an inline code span about us (one
+  // that starts with a flag, a command or smart-fetch; not `npx --yes ...`).
+  const ours = new RegExp(`^(-|smart-fetch\\b|(${[...sets.byCommand.keys()].join("|")})\\b)`);
+  for (const span of text.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`\n]+)`/g)) {
+    if (!ours.test(span[1]!)) continue;
+    for (const m of span[1]!.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)) {
+      if (!all.has(m[1]!)) problems.push(`README mentions ${m[1]}, which no command has`);
+    }
+  }
+  return problems;
+}
+
+async function helpOf(argv: string[]): Promise<string> {
+  const r = await runCli([...argv, "--help"], { clock: new FakeClock() });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 }
 
+async function flagSets(): Promise<FlagSets> {
+  const byCommand = new Map<string, Set<string>>();
+  for (const c of COMMANDS) byCommand.set(c, definedFlags(await helpOf([c])));
+  return { root: definedFlags(await helpOf([])), byCommand };
+}
+
+Deno.test("flag parsing of help and README text matches whole flags, per command", async () => {
+  const sets = await flagSets();
+  const bulk = sets.byCommand.get("bulk")!;
+  for (const f of ["--type", "--type-filter", "--fhir-url", "--no-compression", "-c", "--config"]) {
+    assert.ok(bulk.has(f), `bulk --help defines ${f}`);
+  }
+  assert.ok(!bulk.has("--nickname"), "export's --nickname is not a bulk flag");
+  assert.ok(sets.root.has("--version") && !bulk.has("--version"));
+
+  // A README with a misspelt flag that is a prefix of real ones, a flag of another command,
+  // and a prose mention of a flag nobody has.
+  const doctored = [
+    README,
+    "```sh",
+    "smart-fetch bulk --fhir-url https://ehr.example.org/fhir --typ Patient ./out",
+    "smart-fetch bulk --fhir-url https://ehr.example.org/fhir \\",
+    "  --nickname q1 ./out",
+    "smart-fetch --verbos status ./out",
+    "```",
+    "Use `--type-filte X` to filter, not `npx --yes` or `deno --no-check`.",
+    "",
+  ].join("\n");
+  assert.deepEqual(flagProblems(README, sets), [], "the real README is fine");
+  const problems = flagProblems(doctored, sets);
+  assert.deepEqual(problems.map((p) => p.replace(/^.*: /, "")), [
+    "--typ is not a flag of bulk",
+    "--nickname is not a flag of bulk",
+    "--verbos is not a flag of smart-fetch",
+    "README mentions --type-filte, which no command has",
+  ]);
+});
+
 Deno.test("every --help and --version example in the README runs", async () => {
-  const lines = commandLines().filter((argv) => ["--help", "--version"].includes(argv.at(-1)!));
+  const lines = commandLines(README).filter((argv) =>
+    ["--help", "--version"].includes(argv.at(-1)!)
+  );
   assert.ok(lines.length >= 3);
   for (const argv of lines) {
     const r = await runCli(argv, { clock: new FakeClock() });
@@ -39,27 +144,50 @@ Deno.test("every --help and --version example in the README runs", async () => {
 });
 
 Deno.test("every flag in the README's examples and tables is a real flag of its command", async () => {
-  const commands = new Set(["bulk", "export", "status", "reset-symlinks"]);
-  const helps = new Map<string, string>();
-  for (const c of commands) helps.set(c, await helpOf(c));
-  const all = [...helps.values()].join("\n") + (await helpOf(undefined));
-  for (const argv of commandLines()) {
-    const help = commands.has(argv[0]!) ? helps.get(argv[0]!)! : all;
-    for (const flag of argv.filter((a) => a.startsWith("--"))) {
-      assert.ok(
-        help.includes(flag.split("=")[0]!),
-        `smart-fetch ${argv.join(" ")}: ${flag} is not a flag`,
-      );
-    }
-  }
-  // Flags named anywhere in the prose and tables.
-  for (const m of readme.matchAll(/`(--[a-z][a-z-]*)/g)) {
-    assert.ok(all.includes(m[1]!), `README mentions ${m[1]}, which no command has`);
-  }
+  const lines = commandLines(README);
+  assert.ok(lines.filter((argv) => argv.some((a) => a.startsWith("--"))).length >= 10);
+  assert.deepEqual(flagProblems(README, await flagSets()), []);
 });
 
-Deno.test("the README's bulk examples parse: --type help runs without a server", async () => {
-  const r = await runCli(["bulk", "--type", "help"], { clock: new FakeClock() });
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /Observation/);
+/** README `bulk` and `export` examples that do work (not `--help`), as argv. */
+function runExamples(text: string): string[][] {
+  return commandLines(text).filter((argv) =>
+    ["bulk", "export"].includes(argv[0]!) && !argv.includes("--help")
+  );
+}
+
+/**
+ * Runs an example with `--type help`: it parses its flags and values, then lists types. A config
+ * file it names (`-c FILE`) is replaced by `config`.
+ */
+async function parses(argv: string[], config?: string): Promise<{ ok: boolean; why: string }> {
+  const args = argv.map((a, i) =>
+    config && i > 0 && ["-c", "--config"].includes(argv[i - 1]!) ? config : a
+  );
+  const r = await runCli([...args, "--type", "help"], { clock: new FakeClock() });
+  const ok = r.code === 0 && /Observation/.test(r.stdout);
+  return { ok, why: `smart-fetch ${argv.join(" ")}: exit ${r.code}: ${r.stderr}` };
+}
+
+Deno.test("the README's bulk and export examples parse (run with --type help, no server)", async () => {
+  const examples = runExamples(README);
+  assert.ok(examples.filter((argv) => argv[0] === "bulk").length >= 3, "bulk examples found");
+  assert.ok(examples.filter((argv) => argv[0] === "export").length >= 3, "export examples found");
+  // Examples with a config file get the README's own TOML example.
+  const toml = /```toml\n([\s\S]*?)```/.exec(README);
+  assert.ok(toml, "the README shows a config file");
+  await using dir = await tempDir();
+  const config = join(dir.path, "ehr.toml");
+  await Deno.writeTextFile(config, toml[1]!);
+  for (const argv of examples) {
+    const { ok, why } = await parses(argv, config);
+    assert.ok(ok, why);
+  }
+  // The same check fails for an example with a wrong flag or value.
+  const [bad1, bad2] = runExamples(
+    "```sh\nsmart-fetch bulk --fhir-url https://x.example/fhir --typ X ./out\n" +
+      "smart-fetch bulk --fhir-url https://x.example/fhir --since-mode sometimes ./out\n```\n",
+  );
+  assert.equal((await parses(bad1!)).ok, false, "--typ is refused");
+  assert.equal((await parses(bad2!)).ok, false, "--since-mode sometimes is refused");
 });
