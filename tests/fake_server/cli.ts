@@ -76,8 +76,8 @@ async function main(): Promise<void> {
     let seen = 0;
     let lastActivity = Date.now();
     setInterval(() => {
-      if (server.requests.length !== seen) {
-        seen = server.requests.length;
+      if (server.requestCount() !== seen) {
+        seen = server.requestCount();
         lastActivity = Date.now();
       } else if (Date.now() - lastActivity > idleSeconds * 1000) {
         resolve(`idle for ${idleSeconds} s`);

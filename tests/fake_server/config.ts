@@ -4,7 +4,13 @@
  * @module
  */
 
-import type { AuthOptions, FakeServerOptions, IssueSeverity, SyntheticOptions } from "./types.ts";
+import type {
+  AuthOptions,
+  FakeServerOptions,
+  IssueSeverity,
+  LatencyOption,
+  SyntheticOptions,
+} from "./types.ts";
 
 /** The resolved options the server runs with. */
 export interface Config {
@@ -48,6 +54,13 @@ export interface Config {
   manifestTypeOverrides: Record<string, string>;
   metadataHtml: boolean;
   htmlNotFound: boolean;
+  latency: LatencyOption | undefined;
+  heavyPatients: { count: number; observations: number } | undefined;
+  relativeNextLinks: boolean;
+  identifierOr: boolean;
+  duplicateMrns: string[];
+  searchOutcomes: "none" | "warning";
+  logRequests: boolean;
 }
 
 /** The environment variable that sets the default `chunkBytes` (so a whole suite can rerun). */
@@ -93,6 +106,52 @@ function typeOverrides(overrides: Record<string, string> | undefined): Record<st
     out[from] = to;
   }
   return out;
+}
+
+function latency(option: LatencyOption | undefined): LatencyOption | undefined {
+  if (option === undefined) return undefined;
+  if (option.kind === "constant") {
+    if (!(Number.isFinite(option.ms) && option.ms >= 0)) {
+      throw new RangeError(`latency.ms must be zero or more milliseconds, got ${option.ms}`);
+    }
+    return { kind: "constant", ms: option.ms };
+  }
+  if (option.kind === "longTail") {
+    const seed = option.seed ?? 1;
+    if (!Number.isInteger(seed)) {
+      throw new RangeError(`latency.seed must be an integer, got ${seed}`);
+    }
+    return { kind: "longTail", seed };
+  }
+  throw new RangeError(
+    `latency.kind must be "constant" or "longTail", got "${(option as { kind: unknown }).kind}"`,
+  );
+}
+
+function count(name: string, value: number): number {
+  if (!(Number.isInteger(value) && value >= 0)) {
+    throw new RangeError(`${name} must be a whole number, zero or more, got ${value}`);
+  }
+  return value;
+}
+
+function heavyPatients(
+  option: FakeServerOptions["heavyPatients"],
+): Config["heavyPatients"] {
+  if (option === undefined) return undefined;
+  return {
+    count: count("heavyPatients.count", option.count),
+    observations: count("heavyPatients.observations", option.observations),
+  };
+}
+
+function duplicateMrns(values: string[] | undefined): string[] {
+  for (const value of values ?? []) {
+    if (typeof value !== "string" || value === "") {
+      throw new RangeError(`duplicateMrns must list MRN values, got ${JSON.stringify(value)}`);
+    }
+  }
+  return [...(values ?? [])];
 }
 
 function positive(name: string, value: number, allowZero = false): number {
@@ -174,5 +233,12 @@ export function resolveConfig(options: FakeServerOptions = {}): Config {
     manifestTypeOverrides: typeOverrides(options.manifestTypeOverrides),
     metadataHtml: options.metadataHtml ?? false,
     htmlNotFound: options.htmlNotFound ?? false,
+    latency: latency(options.latency),
+    heavyPatients: heavyPatients(options.heavyPatients),
+    relativeNextLinks: options.relativeNextLinks ?? false,
+    identifierOr: options.identifierOr ?? true,
+    duplicateMrns: duplicateMrns(options.duplicateMrns),
+    searchOutcomes: oneOf("searchOutcomes", options.searchOutcomes, ["none", "warning"]) ?? "none",
+    logRequests: options.logRequests ?? true,
   };
 }

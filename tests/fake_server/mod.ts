@@ -16,12 +16,14 @@ export type { Change } from "./store.ts";
 export { LINE_BYTES as SYNTHETIC_LINE_BYTES } from "./synthetic.ts";
 export { MRN_SYSTEM } from "./data/patient.ts";
 export { OBS_CATEGORIES } from "./codes.ts";
+export { DELAYED_KINDS, latencyFor, LONG_TAIL } from "./latency.ts";
 export type {
   AuthOptions,
   FakeServerOptions,
   Fault,
   FaultRule,
   IssueSeverity,
+  LatencyOption,
   LoggedRequest,
   RequestKind,
   Resource,

@@ -11,6 +11,7 @@ import type { ServerContext } from "./context.ts";
 import type { RawRequest, Reply } from "./http1.ts";
 import { json, outcome } from "./reply.ts";
 import { compileQuery, decodeQuery } from "./search_params.ts";
+import { searchsetBundle } from "./search_bundle.ts";
 import { SearchError } from "./search_error.ts";
 import type { Resource } from "./types.ts";
 
@@ -24,7 +25,7 @@ function unsupported(ctx: ServerContext, type: string): Reply | undefined {
   return outcome(404, "not-supported", `Resource type "${type}" is not supported by this server`);
 }
 
-/** `GET [base]/<Type>?...`: a searchset Bundle with `next` links (absolute URLs). */
+/** `GET [base]/<Type>?...`: one page of a searchset Bundle (see search_bundle.ts). */
 export function search(ctx: ServerContext, request: RawRequest, type: string): Reply {
   const bad = unsupported(ctx, type);
   if (bad) return bad;
@@ -53,41 +54,42 @@ export function search(ctx: ServerContext, request: RawRequest, type: string): R
   }
   let matches;
   try {
-    matches = compileQuery(type, filters, { lastUpdated: ctx.config.lastUpdatedSearchParam });
+    matches = compileQuery(type, filters, {
+      lastUpdated: ctx.config.lastUpdatedSearchParam,
+      identifierOr: ctx.config.identifierOr,
+    });
   } catch (err) {
     if (err instanceof SearchError) return outcome(400, "not-supported", err.message);
     throw err;
   }
   const results = candidates(ctx, type, filters).filter(matches);
-  const page = results.slice(offset, offset + count);
-  const self = `${ctx.baseUrl}/${type}${request.query === "" ? "" : `?${request.query}`}`;
-  const link = [{ relation: "self", url: self }];
-  if (offset + count < results.length) {
-    const next = filters.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`);
-    next.push(`_count=${count}`, `_offset=${offset + count}`);
-    link.push({ relation: "next", url: `${ctx.baseUrl}/${type}?${next.join("&")}` });
-  }
-  return json(200, {
-    resourceType: "Bundle",
-    id: crypto.randomUUID(),
-    meta: { lastUpdated: new Date(ctx.config.now()).toISOString() },
-    type: "searchset",
-    total: results.length,
-    link,
-    entry: page.map((resource) => ({
-      fullUrl: `${ctx.baseUrl}/${type}/${resource.id}`,
-      resource,
-      search: { mode: "match" },
-    })),
-  });
+  return json(
+    200,
+    searchsetBundle(ctx, { type, query: request.query, pairs, count, offset, results }),
+  );
 }
 
-/** Narrows the scan with the patient index when the query names patients. */
+/**
+ * Narrows the scan with an index: the patient index when the query names patients, else the
+ * identifier index when it names identifier values (MRN batches of 50 on 10,000 patients).
+ * Results come in the order of the values asked for; the full query is matched afterwards.
+ */
 function candidates(ctx: ServerContext, type: string, filters: [string, string][]): Resource[] {
   const patientParam = filters.find(([name]) => name === "patient" || name === "subject");
-  if (!patientParam) return ctx.store.resources(type);
-  const ids = patientParam[1].split(",").map((v) => v.replace(/^.*Patient\//, ""));
-  return [...new Set(ids)].flatMap((pid) => ctx.store.forPatient(pid, type));
+  if (patientParam) {
+    const ids = patientParam[1].split(",").map((v) => v.replace(/^.*Patient\//, ""));
+    return [...new Set(ids)].flatMap((pid) => ctx.store.forPatient(pid, type));
+  }
+  const identifier = filters.find(([name]) => name === "identifier");
+  if (identifier) {
+    const pieces = ctx.config.identifierOr ? identifier[1].split(",") : [identifier[1]];
+    // "system|value" or "value"; "system|" (any value of a system) needs the scan.
+    const values = pieces.map((piece) => piece.slice(piece.indexOf("|") + 1));
+    if (!values.includes("")) {
+      return [...new Set(values.flatMap((value) => ctx.store.withIdentifier(type, value)))];
+    }
+  }
+  return ctx.store.resources(type);
 }
 
 /** `GET [base]/<Type>/<id>`. */

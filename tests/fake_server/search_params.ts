@@ -25,10 +25,15 @@ interface ParamDef {
   values: (resource: Resource) => (Token | string)[];
 }
 
-/** Options that change which parameters exist. */
+/** Options that change which parameters exist and how they match. */
 export interface SearchOptions {
   /** Whether `_lastUpdated` is supported. */
   lastUpdated: boolean;
+  /**
+   * Whether commas in an `identifier` value separate OR-ed values; false takes the whole value
+   * as one identifier, as a server that ignores the OR does. @default true
+   */
+  identifierOr?: boolean;
 }
 
 /** A compiled query: true when the resource matches every parameter. */
@@ -203,8 +208,8 @@ export function searchParamsFor(
   return Object.entries(paramsOf(type, options)).map(([name, def]) => ({ name, type: def.type }));
 }
 
-function matchToken(values: Token[], query: string): boolean {
-  return query.split(",").some((piece) => {
+function matchToken(values: Token[], query: string, or = true): boolean {
+  return (or ? query.split(",") : [query]).some((piece) => {
     const bar = piece.indexOf("|");
     const system = bar >= 0 ? piece.slice(0, bar) : undefined;
     const wanted = bar >= 0 ? piece.slice(bar + 1) : piece;
@@ -245,7 +250,10 @@ export function compileQuery(
     if (!def) {
       throw new SearchError(`Unknown search parameter "${name}" for resource type ${type}`, name);
     }
-    if (def.type === "token") return (r) => matchToken(def.values(r) as Token[], value);
+    if (def.type === "token") {
+      const or = name !== "identifier" || options.identifierOr !== false;
+      return (r) => matchToken(def.values(r) as Token[], value, or);
+    }
     if (def.type === "reference") {
       return (r) => matchReference(def.values(r) as string[], value, name);
     }

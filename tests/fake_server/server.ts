@@ -9,14 +9,22 @@ import { systemClock } from "../../src/clock.ts";
 import { AuthGate } from "./auth.ts";
 import { type Config, resolveConfig } from "./config.ts";
 import type { ServerContext } from "./context.ts";
-import { GENERATED_TYPES } from "./data/generate.ts";
+import { GENERATED_TYPES, generateData } from "./data/generate.ts";
 import { ExportJobs } from "./export_jobs.ts";
 import { FaultTable, statusFaultReply } from "./faults.ts";
 import { Http1Listener, type RawRequest, type Reply } from "./http1.ts";
+import { DELAYED_KINDS, latencyFor } from "./latency.ts";
+import { RequestLog } from "./request_log.ts";
 import { type Handlers, routeMain, routeSecond } from "./router.ts";
 import { type Change, DataStore } from "./store.ts";
 import { TokenEndpoint } from "./token_endpoint.ts";
-import type { FakeServerOptions, FaultRule, LoggedRequest, Resource } from "./types.ts";
+import type {
+  FakeServerOptions,
+  FaultRule,
+  LoggedRequest,
+  RequestKind,
+  Resource,
+} from "./types.ts";
 
 const HOST = "127.0.0.1";
 
@@ -30,12 +38,13 @@ export class FakeFhirServer {
   readonly secondOrigin: string;
   /** origin + "/auth/token". */
   readonly tokenUrl: string;
-  /** Every request to either listener, in arrival order. */
-  readonly requests: LoggedRequest[] = [];
+  /** Every request to either listener, in arrival order (empty with `logRequests: false`). */
+  readonly requests: LoggedRequest[];
   /** Protocol violations by the client, human-readable. */
   readonly violations: string[] = [];
 
   readonly #config: Config;
+  readonly #log: RequestLog;
   readonly #store: DataStore;
   readonly #faults = new FaultTable();
   readonly #main: Http1Listener;
@@ -44,7 +53,13 @@ export class FakeFhirServer {
 
   private constructor(config: Config) {
     this.#config = config;
-    this.#store = new DataStore(config.seed, config.patients, config.now);
+    this.#log = new RequestLog(config.logRequests);
+    this.requests = this.#log.entries;
+    const data = generateData(config.seed, config.patients, {
+      heavyPatients: config.heavyPatients,
+      duplicateMrns: config.duplicateMrns,
+    });
+    this.#store = new DataStore(data, config.now);
     const framing = { chunkBytes: config.chunkBytes };
     this.#main = Http1Listener.listen(
       HOST,
@@ -121,6 +136,22 @@ export class FakeFhirServer {
     return members;
   }
 
+  /**
+   * Requests received so far, of every kind or of one (as routed: "search", "read", …). Counted
+   * even with `logRequests: false`, for benchmarks.
+   */
+  requestCount(kind?: RequestKind): number {
+    return this.#log.requestCount(kind);
+  }
+
+  /**
+   * Milliseconds the server has made requests wait so far (`latencyMs` summed; a request still
+   * waiting counts), of every kind or of one. Counted even with `logRequests: false`.
+   */
+  totalLatencyMs(kind?: RequestKind): number {
+    return this.#log.totalLatencyMs(kind);
+  }
+
   /** Stops both listeners, dropping open connections. */
   async close(): Promise<void> {
     await Promise.all([this.#main.close(), this.#second.close()]);
@@ -136,9 +167,7 @@ export class FakeFhirServer {
     request: RawRequest,
     signal: AbortSignal,
   ): Promise<Reply> {
-    const seq = this.requests.length + 1;
-    const entry: LoggedRequest = {
-      seq,
+    const entry = this.#log.add({
       time: this.#config.now(),
       listener,
       method: request.method,
@@ -147,9 +176,9 @@ export class FakeFhirServer {
       headers: { ...request.headers },
       status: 0,
       kind: "other",
-    };
+    });
+    const seq = entry.seq;
     if (request.body.length > 0) entry.body = new TextDecoder().decode(request.body);
-    this.requests.push(entry);
     if (listener === "second" && "authorization" in request.headers) {
       this.violations.push(
         `request #${seq} (${request.method} ${request.path}) to the second origin carried an Authorization header`,
@@ -163,11 +192,36 @@ export class FakeFhirServer {
 
     const pathAndQuery = request.query === "" ? request.path : `${request.path}?${request.query}`;
     const fault = this.#faults.take(route.kind, pathAndQuery);
+    // The latency option delays REST requests whatever their answer; a latency fault adds to it.
+    const delay =
+      (DELAYED_KINDS.has(route.kind) ? latencyFor(this.#config.latency, pathAndQuery) : 0) +
+      (fault?.kind === "latency" ? fault.ms : 0);
+    if (delay > 0) entry.latencyMs = delay;
+    this.#log.count(route.kind, delay);
+    // A read (search, read, Binary) is answered first and sent `delay` ms after it arrived: the
+    // latency is the server's whole time, its own work included, as a real server's would be.
+    // Anything else (a DELETE, a kick-off) waits first: its effect must not come early.
+    const arrived = performance.now();
+    const readFirst = DELAYED_KINDS.has(route.kind);
+    if (!readFirst && delay > 0) await systemClock.sleep(delay, signal);
+    const reply = await this.#answer(route, request, fault, entry);
+    const left = delay - (performance.now() - arrived);
+    if (readFirst && left > 0) await systemClock.sleep(left, signal);
+    entry.answered = this.#config.now();
+    entry.status = reply.status;
+    return reply;
+  }
+
+  async #answer(
+    route: ReturnType<typeof routeMain>,
+    request: RawRequest,
+    fault: ReturnType<FaultTable["take"]>,
+    entry: LoggedRequest,
+  ): Promise<Reply> {
     let reply: Reply;
     if (fault?.kind === "status") {
       reply = statusFaultReply(fault);
     } else {
-      if (fault?.kind === "latency") await systemClock.sleep(fault.ms, signal);
       const denied = route.auth ? this.#handlers.ctx.auth.check(request.headers) : undefined;
       reply = denied ?? await route.run({
         setJobId: (id) => entry.jobId = id,
@@ -177,7 +231,6 @@ export class FakeFhirServer {
         reply = { ...reply, cut: { mode: fault.kind, afterBytes: fault.afterBytes } };
       }
     }
-    entry.status = reply.status;
     return reply;
   }
 }

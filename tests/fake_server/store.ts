@@ -6,7 +6,7 @@
  * @module
  */
 
-import { generateData, groupResource } from "./data/generate.ts";
+import { groupResource } from "./data/generate.ts";
 import type { Resource } from "./types.ts";
 
 /** A resource removed by `mutate`, remembered for `_since` exports. */
@@ -50,14 +50,27 @@ export function patientOf(resource: Resource): string | undefined {
   return undefined;
 }
 
-/** Resources by type, with a patient index. */
+/** The `identifier` values of a resource (a list, or one Identifier on some types). */
+function identifierValues(resource: Resource): string[] {
+  const identifiers = resource.identifier;
+  const list = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers] : [];
+  return list.flatMap((i) => {
+    const value = (i as { value?: unknown } | null)?.value;
+    return typeof value === "string" ? [value] : [];
+  });
+}
+
+/** Resources by type, with a patient index and an identifier index. */
 export class DataStore {
   readonly #types = new Map<string, Map<string, Resource>>();
   readonly #byPatient = new Map<string, Map<string, Map<string, Resource>>>();
+  /** type → identifier value → id → resource: MRN batches must not scan 10,000 patients. */
+  readonly #byIdentifier = new Map<string, Map<string, Map<string, Resource>>>();
   readonly #removals: Removal[] = [];
 
-  constructor(seed: number, patients: number, private readonly now: () => number) {
-    for (const resource of generateData(seed, patients)) this.#put(resource);
+  /** Holds `resources` (the generated data set); `now` is the server clock. */
+  constructor(resources: Iterable<Resource>, private readonly now: () => number) {
+    for (const resource of resources) this.#put(resource);
   }
 
   /** Types that have (or had) resources, in generation order. */
@@ -78,6 +91,14 @@ export class DataStore {
   /** Resources of a type in one patient's compartment. */
   forPatient(patient: string, type: string): Resource[] {
     return [...(this.#byPatient.get(patient)?.get(type)?.values() ?? [])];
+  }
+
+  /**
+   * Resources of a type with an identifier of this value (any system), in the order they were
+   * first stored.
+   */
+  withIdentifier(type: string, value: string): Resource[] {
+    return [...(this.#byIdentifier.get(type)?.get(value)?.values() ?? [])];
   }
 
   /** Patient ids of a Group, or undefined when there is no such Group. */
@@ -170,6 +191,7 @@ export class DataStore {
     let byId = this.#types.get(type);
     if (!byId) this.#types.set(type, byId = new Map());
     byId.set(resource.id, resource);
+    this.#indexIdentifiers(old, resource);
     const patient = patientOf(resource);
     if (patient === undefined) return;
     let byType = this.#byPatient.get(patient);
@@ -179,8 +201,27 @@ export class DataStore {
     ids.set(resource.id, resource);
   }
 
+  /** Moves `next`'s identifiers into the index; a value it kept keeps its place. */
+  #indexIdentifiers(old: Resource | undefined, next: Resource | undefined): void {
+    const resource = next ?? old;
+    if (!resource) return;
+    const values = next ? identifierValues(next) : [];
+    let byValue = this.#byIdentifier.get(resource.resourceType);
+    for (const value of old ? identifierValues(old) : []) {
+      if (!values.includes(value)) byValue?.get(value)?.delete(resource.id);
+    }
+    if (!next || values.length === 0) return;
+    if (!byValue) this.#byIdentifier.set(next.resourceType, byValue = new Map());
+    for (const value of values) {
+      let ids = byValue.get(value);
+      if (!ids) byValue.set(value, ids = new Map());
+      ids.set(next.id, next);
+    }
+  }
+
   #delete(resource: Resource): void {
     this.#types.get(resource.resourceType)?.delete(resource.id);
+    this.#indexIdentifiers(resource, undefined);
     const patient = patientOf(resource);
     if (patient !== undefined) {
       this.#byPatient.get(patient)?.get(resource.resourceType)?.delete(resource.id);

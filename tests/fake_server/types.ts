@@ -50,6 +50,24 @@ export interface SyntheticOptions {
   bytesPerFile: number;
 }
 
+/**
+ * Simulated server time of FHIR REST requests. "constant": every one waits `ms`. "longTail":
+ * 85% wait 10 ms, 14.5% 60 ms and 0.5% 4000 ms, chosen from `seed` and the request's path and
+ * query (not its arrival order), so one search always waits the same whatever the concurrency;
+ * `latencyFor` in latency.ts recomputes it.
+ */
+export type LatencyOption =
+  | {
+    kind: "constant";
+    /** Milliseconds every delayed request waits. */
+    ms: number;
+  }
+  | {
+    kind: "longTail";
+    /** Seed of the per-URL choice (independent of the data `seed`). @default 1 */
+    seed?: number;
+  };
+
 /** Options of {@linkcode FakeFhirServer.start}. Every option has a default. */
 export interface FakeServerOptions {
   /** PRNG seed: the same seed gives byte-identical data. @default 1 */
@@ -158,6 +176,61 @@ export interface FakeServerOptions {
    * @default false
    */
   htmlNotFound?: boolean;
+  /**
+   * Server time of search, read and Binary requests (`[base]/<Type>?…`, `[base]/<Type>/<id>`,
+   * `[base]/Binary/<id>`): the answer waits this long (whatever it is: a 401, a 400, a `status`
+   * fault). Metadata, SMART configuration, token, bulk kick-off, status and file requests are
+   * not delayed. A `latency` fault adds to it. The wait blocks only its own connection (other
+   * requests are served meanwhile) and ends when the server closes. Logged as `latencyMs`.
+   * @default undefined (no delay)
+   */
+  latency?: LatencyOption;
+  /**
+   * Skewed patients, for crawl paging: each of the first `count` patients (`pat-0001`, …) gets
+   * `observations` extra laboratory and vital-signs Observations (`obs-0001-h0001`, …; kept by
+   * the default category filter, Epic's too), so its Observation search spans many pages (250
+   * with the default `_count` of 20: 13 or more). They come from a PRNG stream of their own, so
+   * every other resource is the same as without this option. Bulk exports include them.
+   * @default undefined (no heavy patients)
+   */
+  heavyPatients?: { count: number; observations: number };
+  /**
+   * Search Bundles' `next` link URLs are relative to the FHIR base
+   * (`Observation?patient=pat-0001&_count=20&_offset=20`), as some servers write them.
+   * @default false (absolute URLs)
+   */
+  relativeNextLinks?: boolean;
+  /**
+   * Whether commas in a search's `identifier` value separate OR-ed values, as FHIR says
+   * (`Patient?identifier=S|a,S|b`). false mimics a server that ignores the OR: the whole value
+   * is one literal identifier, so a list matches nothing while a single value still works.
+   * Bulk `_typeFilter` always ORs.
+   * @default true
+   */
+  identifierOr?: boolean;
+  /**
+   * MRN values (e.g. "MRN0003", system `urn:oid:1.2.3.4`) each given to one extra, complete
+   * patient too, so that MRN matches two Patients: `pat-dup-1`, `pat-dup-2`, … in list order,
+   * each with its own encounters, observations, documents and so on (ids like `enc-dup-1-1`).
+   * The extras are members of Group `all` (not `even` or `odd`). A value no generated patient
+   * has simply belongs to its extra patient alone.
+   * @default []
+   */
+  duplicateMrns?: string[];
+  /**
+   * "warning": the first page of every search Bundle carries an OperationOutcome entry
+   * (`search.mode` "outcome", severity warning, Epic's code 4119 "This response includes
+   * information available to the authorized user…", diagnostics "Some results may be
+   * filtered…"), as Epic sends. It has no `fullUrl` and does not count in `total`.
+   * @default "none"
+   */
+  searchOutcomes?: "none" | "warning";
+  /**
+   * Keep every request in {@linkcode FakeFhirServer.requests}. false leaves it empty (for long
+   * memory benchmarks); `requestCount()`, `totalLatencyMs()` and `violations` still count.
+   * @default true
+   */
+  logRequests?: boolean;
 }
 
 /** What a request was, as the server routed it. */
@@ -198,52 +271,13 @@ export interface LoggedRequest {
   kind: RequestKind;
   /** Export job id, for status, delete and file requests (and the kick-off that created it). */
   jobId?: string;
+  /**
+   * Milliseconds the server waited before answering: the `latency` option plus a `latency`
+   * fault. Absent when it did not wait.
+   */
+  latencyMs?: number;
+  /** Server clock (ms) when the answer was ready to send (after any latency). */
+  answered?: number;
 }
 
-/** What a fault rule does to a matching request. */
-export type Fault =
-  | {
-    kind: "status";
-    status: number;
-    retryAfter?: string;
-    /** "transient" => OperationOutcome with code transient; "text" => text/plain; else JSON. */
-    body?: "transient" | "text" | unknown;
-  }
-  /**
-   * Start the normal body (chunked) and drop the connection after this many bytes. On a reply
-   * without a body (a 202 poll), the head is cut after this many bytes and garbled, so fetch()
-   * itself rejects (a head that merely stops would be retried silently by Deno's fetch).
-   */
-  | { kind: "reset"; afterBytes: number }
-  /** Declare the full Content-Length, send this many bytes, then close (body-less: as reset). */
-  | { kind: "truncate"; afterBytes: number }
-  /** Delay the otherwise normal answer. */
-  | { kind: "latency"; ms: number }
-  /**
-   * File downloads only (a proxy that stops early without an error): serve just the first
-   * `afterBytes` bytes of the file's NDJSON (with `atLineEnd`, cut back to just after the last
-   * newline within them; the whole file when it is shorter), as a complete, valid 200 reply:
-   * Content-Length of the short body (or chunked and properly terminated), gzip as usual. With
-   * `filesAsBinary` the Binary holds the shortened content. A matching request that gets no
-   * file content (another kind, a 401/404/410, a 307 to the second origin) uses the fault up but
-   * is answered normally.
-   * @default atLineEnd false
-   */
-  | { kind: "shorten"; afterBytes: number; atLineEnd?: boolean };
-
-/** The `shorten` fault. */
-export type ShortenFault = Extract<Fault, { kind: "shorten" }>;
-
-/** A fault injection rule for {@linkcode FakeFhirServer.addFault}. */
-export interface FaultRule {
-  /** Which kind of request it applies to. */
-  target: RequestKind | "any";
-  /** Only requests whose path + "?" + query contains this. */
-  pathIncludes?: string;
-  /** Let the first N matching requests through. @default 0 */
-  skip?: number;
-  /** How many requests get the fault after that (Infinity allowed). @default 1 */
-  times?: number;
-  /** The fault. */
-  fault: Fault;
-}
+export type { Fault, FaultRule, ShortenFault } from "./fault_types.ts";

@@ -41,6 +41,8 @@ export interface PatientContext {
   encounters: { id: string; start: number }[];
   /** Filled by {@linkcode generatePatientCore}: the EpisodeOfCare id. */
   episodeId: string;
+  /** The MRN value (for a duplicate-MRN patient, another patient's). @default `MRN<num>` */
+  mrn?: string;
 }
 
 const YEAR = 365 * 86_400_000;
@@ -73,7 +75,7 @@ export function generatePatientCore(ctx: PatientContext): void {
       use: "usual",
       type: { coding: [{ system: "http://terminology.hl7.org/CodeSystem/v2-0203", code: "MR" }] },
       system: MRN_SYSTEM,
-      value: `MRN${num}`,
+      value: ctx.mrn ?? `MRN${num}`,
     }],
     active: true,
     name: [{ use: "official", family: rng.pick(FAMILY_NAMES), given: [rng.pick(GIVEN_NAMES)] }],
