@@ -9,6 +9,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { shippedV8Flags } from "./v8_flags.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const files = Number(Deno.env.get("BENCH_FILES") ?? 10);
@@ -122,6 +123,7 @@ try {
   const ours = await measure([
     "run",
     "-A",
+    ...shippedV8Flags(),
     join(root, "main.ts"),
     "bulk",
     "--fhir-url",

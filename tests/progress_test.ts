@@ -420,3 +420,42 @@ Deno.test("a server gone for over a minute is named in the status lines; a wait 
     `Still trying: server unreachable since ${since} (17 retries)`,
   ]);
 });
+
+Deno.test("a crawl's plain line: patients done of total, requests/s, resources/s, failures, ETA; bars per type", () => {
+  const clock = fakeClock();
+  const out = sink();
+  const reporter = new PlainReporter({ write: out.write, clock, intervalMs: 3_600_000 });
+  reporter.emit({ type: "phase", phase: "crawling", detail: "Condition, Observation" });
+  reporter.emit({
+    type: "crawl-planned",
+    types: [
+      { resourceType: "Condition", total: 1000, done: 200 },
+      { resourceType: "Observation", total: 1000, done: 100 },
+    ],
+  });
+  // 20 s: 400 pages with 10 resources each, 300 patients done per type, 2 failed searches.
+  for (let i = 0; i < 400; i++) {
+    clock.advance(50);
+    reporter.emit({ type: "crawl-page", resourceType: "Observation", resources: 10 });
+    if (i < 300) {
+      for (const t of ["Condition", "Observation"]) {
+        reporter.emit({ type: "crawl-unit", resourceType: t, resources: 5, failed: false });
+      }
+    }
+  }
+  reporter.emit({ type: "crawl-unit", resourceType: "Observation", resources: 0, failed: true });
+  reporter.emit({ type: "crawl-unit", resourceType: "Observation", resources: 0, failed: true });
+  reporter.tick();
+  reporter.close();
+  const lines = out.text().trimEnd().split("\n").map((l) => l.replace(STAMP, ""));
+  // Condition 500/1000, Observation 400/1000: 450 patients on average.
+  assert.deepEqual(lines, [
+    "Crawling Condition, Observation",
+    "Crawled 450 of 1,000 patients (45%); 20.0 requests/s; 200 resources/s; 2 failed searches; ETA 36s",
+  ]);
+  const bars = reporter.state.crawl.barLines(10);
+  assert.deepEqual(bars, [
+    "  Condition   █████░░░░░ 500/1,000 patients · 0 resources",
+    "  Observation ████░░░░░░ 400/1,000 patients · 4,000 resources · 2 failed",
+  ]);
+});

@@ -9,7 +9,7 @@ import { tempDir } from "./helpers/folder.ts";
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 
 /** The subcommands whose --help the README's command lines are checked against. */
-const COMMANDS = ["export", "bulk", "status", "reset-symlinks"];
+const COMMANDS = ["export", "bulk", "crawl", "status", "reset-symlinks"];
 
 /** `smart-fetch ...` command lines from the sh blocks of `text` (continuations joined). */
 function commandLines(text: string): string[][] {
@@ -152,7 +152,7 @@ Deno.test("every flag in the README's examples and tables is a real flag of its 
 /** README `bulk` and `export` examples that do work (not `--help`), as argv. */
 function runExamples(text: string): string[][] {
   return commandLines(text).filter((argv) =>
-    ["bulk", "export"].includes(argv[0]!) && !argv.includes("--help")
+    ["bulk", "export", "crawl"].includes(argv[0]!) && !argv.includes("--help")
   );
 }
 

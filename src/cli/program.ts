@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { type BulkFlags, runBulk } from "../commands/bulk.ts";
 import type { CommandContext } from "../commands/bulk_run.ts";
+import { type CrawlCommandFlags, runCrawlCommand } from "../commands/crawl.ts";
 import { type ExportFlags, runExport } from "../commands/export.ts";
 import { runResetSymlinks } from "../commands/reset_symlinks.ts";
 import { runStatus, type StatusFlags } from "../commands/status.ts";
@@ -160,31 +161,7 @@ function exportCommand(pc: ProgramContext): Command {
   addServerOptions(exp);
   addAuthOptions(exp);
   exp.addOption(groupOption());
-  exp.addOption(
-    new Option("--group-nickname <name>", "the cohort's name in log.ndjson when there is no Group")
-      .env(envName("--group-nickname")),
-  );
-  exp.addOption(
-    new Option(
-      "--id-file <path>",
-      "cohort of patients: a text file (one ID per line) or a CSV with an id or mrn column",
-    )
-      .env(envName("--id-file")),
-  );
-  exp.addOption(
-    new Option("--id-list <ids>", "cohort of patients: comma-separated IDs").env(
-      envName("--id-list"),
-    ),
-  );
-  exp.addOption(
-    new Option(
-      "--id-system <system>",
-      "identifier system of the IDs (MRNs); default: FHIR Patient ids",
-    )
-      .env(envName("--id-system")),
-  );
-  exp.addOption(new Option("--mrn-file <path>", "old name of --id-file"));
-  exp.addOption(new Option("--mrn-system <system>", "old name of --id-system"));
+  addCohortOptions(exp);
   addTypeOptions(exp);
   addSinceOptions(exp, true);
   exp.addOption(
@@ -210,6 +187,73 @@ function exportCommand(pc: ProgramContext): Command {
   addCommonOptions(exp);
   act<ExportFlags & { verbose?: boolean }>(pc, exp, runExport);
   return exp;
+}
+
+/** `--group-nickname`, `--id-file`, `--id-list`, `--id-system` and their old names. */
+function addCohortOptions(cmd: Command): void {
+  cmd.addOption(
+    new Option("--group-nickname <name>", "the cohort's name in log.ndjson when there is no Group")
+      .env(envName("--group-nickname")),
+  );
+  cmd.addOption(
+    new Option(
+      "--id-file <path>",
+      "cohort of patients: a text file (one ID per line) or a CSV with an id or mrn column",
+    )
+      .env(envName("--id-file")),
+  );
+  cmd.addOption(
+    new Option("--id-list <ids>", "cohort of patients: comma-separated IDs").env(
+      envName("--id-list"),
+    ),
+  );
+  cmd.addOption(
+    new Option(
+      "--id-system <system>",
+      "identifier system of the IDs (MRNs); default: FHIR Patient ids",
+    )
+      .env(envName("--id-system")),
+  );
+  cmd.addOption(new Option("--mrn-file <path>", "old name of --id-file"));
+  cmd.addOption(new Option("--mrn-system <system>", "old name of --id-system"));
+}
+
+const CRAWL_EXAMPLES = `
+Examples:
+  $ smart-fetch crawl --fhir-url https://ehr.example.org/fhir --id-system urn:oid:1.2.3 \\
+      --id-file MRN-123 ./MRN-123
+  $ smart-fetch crawl --fhir-url https://ehr.example.org/fhir --group cohort1 ./cohort1
+
+Each patient's resources are found by FHIR searches (Type?patient=<id>), every connection
+busy. Run the same command again to resume after any interruption: finished searches are kept.
+${EXIT_CODES}`;
+
+function crawlCommand(pc: ProgramContext): Command {
+  const crawl = command(
+    pc,
+    "crawl",
+    "crawl per-patient FHIR searches into a plain folder (resumable)",
+  )
+    .argument("[output-dir]", "folder to write into (created if missing)")
+    .usage("[options] <output-dir>")
+    .addHelpText("after", CRAWL_EXAMPLES);
+  addServerOptions(crawl);
+  addAuthOptions(crawl);
+  crawl.addOption(groupOption());
+  addCohortOptions(crawl);
+  crawl.addOption(
+    new Option(
+      "--source-dir <dir>",
+      "folder whose Patient files give the cohort (default: the output folder)",
+    ).env(envName("--source-dir")),
+  );
+  addTypeOptions(crawl);
+  addSinceOptions(crawl, false);
+  addOutputOptions(crawl);
+  addBulkRunOptions(crawl);
+  addCommonOptions(crawl);
+  act<CrawlCommandFlags & { verbose?: boolean }>(pc, crawl, runCrawlCommand);
+  return crawl;
 }
 
 function resetSymlinksCommand(pc: ProgramContext): Command {
@@ -253,6 +297,7 @@ export function buildProgram(pc: ProgramContext): Command {
   addCommonOptions(program);
   program.addCommand(exportCommand(pc));
   program.addCommand(bulkCommand(pc));
+  program.addCommand(crawlCommand(pc));
   program.addCommand(statusCommand(pc));
   program.addCommand(resetSymlinksCommand(pc));
   // --config FILE for every subcommand above, and any added later (see config_file.ts).

@@ -7,7 +7,10 @@ import { join } from "node:path";
 import { authKind } from "../auth/mod.ts";
 import { checkSelection, checkTypes, type SelectionFlags, withSince } from "../cli/selection.ts";
 import { looksLikeUrl } from "../cli/parsers.ts";
-import { cohortFrom } from "../cohort/id_file.ts";
+import { cohortFrom, type IdCohort } from "../cohort/id_file.ts";
+import type { BulkSummary } from "../bulk/exporter.ts";
+import { runCrawl } from "../crawl/crawl_run.ts";
+import { crawlOptions, crawlRequest, crawlSummaryText } from "./crawl_setup.ts";
 import { ExitCode, UsageError } from "../errors.ts";
 import { Capabilities } from "../fhir/capability.ts";
 import { Messages } from "../log/events.ts";
@@ -23,7 +26,7 @@ import {
 } from "../workspace/managed.ts";
 import { checkOutputDir } from "../workspace/output_dir.ts";
 import { ExportLog } from "../log/export_log.ts";
-import { OutputMetadataStore } from "../workspace/metadata.ts";
+import { type OutputMetadata, OutputMetadataStore } from "../workspace/metadata.ts";
 import { rebuildSymlinks } from "../workspace/symlinks.ts";
 import {
   type BulkRunFlags,
@@ -53,14 +56,12 @@ export interface ExportFlags extends ServerFlags, SelectionFlags, BulkRunFlags {
   verbose?: boolean | undefined;
 }
 
-const NO_CRAWL = "Crawling (per-patient FHIR searches) is not in this version of smart-fetch yet";
-
 /** Validates everything that needs neither the server nor the folder. */
 async function checkFlags(
   dir: string | undefined,
   flags: ExportFlags,
   ctx: CommandContext,
-): Promise<string> {
+): Promise<{ baseUrl: string; cohort: IdCohort | undefined }> {
   if (!dir) {
     throw new UsageError(
       "Give the output folder, for example: smart-fetch export --fhir-url URL ./out",
@@ -87,15 +88,12 @@ async function checkFlags(
       "--export-mode bulk cannot export an ID cohort (--id-file/--id-list): a bulk export cannot be limited to a list of patients, so it would export every patient instead. Use --group for a bulk export, or crawl mode for the IDs.",
     );
   }
-  if (cohort) {
+  if (cohort && flags.group !== undefined) {
     throw new UsageError(
-      `An ID cohort (--id-file/--id-list) is exported by crawling. ${NO_CRAWL}, so nothing was exported; a bulk export would ignore the IDs and export every patient.`,
+      "Give either --group or an ID cohort (--id-file/--id-list), not both: they are two ways to name the patients.",
     );
   }
-  if (flags.exportMode === "crawl") {
-    throw new UsageError(`--export-mode crawl: ${NO_CRAWL}. Use --export-mode bulk.`);
-  }
-  return baseUrl;
+  return { baseUrl, cohort };
 }
 
 /** Runs `export`. Returns the exit code. */
@@ -109,7 +107,7 @@ export async function runExport(
     checkHydrationTasks(flags.hydrationTasks, new Messages(ctx.reporter), false, ctx.out);
     return ExitCode.Ok;
   }
-  const baseUrl = await checkFlags(dir, flags, ctx);
+  const { baseUrl, cohort } = await checkFlags(dir, flags, ctx);
   const out = dir!;
   const level = levelOf(flags);
   const group = level.kind === "group" ? level.id : null;
@@ -137,9 +135,14 @@ export async function runExport(
     signal: ctx.signal,
     bulk: true,
   });
-  if (session.capabilities.kind === "epic" && flags.exportMode === "auto") {
-    throw new UsageError(
-      `This server is Epic, which smart-fetch exports by crawling. ${NO_CRAWL}; use --export-mode bulk for a bulk export.`,
+  // auto: crawl an ID cohort, and on Epic (its bulk export suits small cohorts only).
+  const mode: "bulk" | "crawl" = flags.exportMode === "crawl" || cohort ||
+      (flags.exportMode === "auto" && session.capabilities.kind === "epic")
+    ? "crawl"
+    : "bulk";
+  if (mode === "crawl" && flags.exportMode === "auto" && !cohort) {
+    say.info(
+      "Epic server detected. Defaulting to a 'crawl' instead of a 'bulk' export for non-Patient resources.",
     );
   }
   planExport(out, await listSubfolders(out), flags, session.capabilities, {
@@ -170,7 +173,7 @@ export async function runExport(
       }
       await writeManagedMetadata(out, managed, ctx.clock);
     };
-    return await exportInto(out, plan, flags, session, ctx, bindRoot);
+    return await exportInto(out, plan, { flags, mode, cohort, session, ctx, bindRoot });
   } finally {
     await lock?.release();
   }
@@ -206,20 +209,26 @@ function alreadyComplete(dir: string, plan: ExportPlan, ctx: CommandContext): nu
   return exitCodeFor(md);
 }
 
+/** What {@linkcode exportInto} works with. */
+interface IntoOptions {
+  flags: ExportFlags;
+  mode: "bulk" | "crawl";
+  cohort: IdCohort | undefined;
+  session: Session;
+  ctx: CommandContext;
+  bindRoot: () => Promise<void>;
+}
+
 /** Runs the export in its subfolder, then deletions, new patients and symlinks. */
-async function exportInto(
-  dir: string,
-  plan: ExportPlan,
-  flags: ExportFlags,
-  session: Session,
-  ctx: CommandContext,
-  bindRoot: () => Promise<void>,
-): Promise<number> {
+async function exportInto(dir: string, plan: ExportPlan, o: IntoOptions): Promise<number> {
+  const { flags, session, ctx } = o;
   const say = new Messages(ctx.reporter);
   const sub = join(dir, plan.choice.name);
   const existing = plan.existing?.metadata;
   if (existing) await cleanFolder(sub);
-  const request = withSince(plan.request, plan.sinceValue, session.capabilities);
+  const request = o.mode === "crawl"
+    ? crawlRequest(plan, session.capabilities)
+    : withSince(plan.request, plan.sinceValue, session.capabilities);
   const store = OutputMetadataStore.open(
     sub,
     existing ?? OutputMetadataStore.fresh({
@@ -228,7 +237,7 @@ async function exportInto(
       ...(request.sinceMode
         ? { sinceMode: request.sinceMode, sinceResources: request.sinceTypes }
         : {}),
-      mode: "bulk",
+      mode: o.mode,
     }, ctx.clock),
     ctx.clock,
     { bound: existing !== undefined },
@@ -237,27 +246,58 @@ async function exportInto(
     // What was sent for each type (one bulk export has one _since), not just "auto".
     const value = plan.sinceValue;
     await store.update((m) => {
-      m.sinceTimes = Object.fromEntries(value ? request.types.map((t) => [t, value]) : []);
+      m.sinceTimes = o.mode === "crawl"
+        ? Object.fromEntries(plan.autoTimes)
+        : Object.fromEntries(value ? request.types.map((t) => [t, value]) : []);
     });
   }
   const log = existing ? await ExportLog.open(sub, ctx.clock) : ExportLog.pending(sub, ctx.clock);
-  const summary = await runBulkExport({
-    dir: sub,
-    store,
-    log,
-    bind: async () => {
-      await bindRoot();
-      await ensureDir(sub);
-      await log.attach();
-      await store.bind();
-    },
-    request,
-    since: plan.sinceValue,
-    level: levelOf(flags),
-    flags,
-    session,
-    ctx,
-  });
+  const bind = async () => {
+    await o.bindRoot();
+    await ensureDir(sub);
+    await log.attach();
+    await store.bind();
+  };
+  let summary: BulkSummary | undefined;
+  if (o.mode === "crawl") {
+    const crawled = await runCrawl({
+      ...crawlOptions({
+        flags,
+        cohort: o.cohort,
+        folder: dir,
+        outDir: sub,
+        sourceDir: dir,
+        request,
+        sinceFor: (t) => plan.autoTimes.size ? plan.autoTimes.get(t) : request.since,
+        session,
+        ctx,
+      }),
+      store,
+      log,
+      bind,
+      newPatients: async () => {
+        const subs = await listSubfolders(dir);
+        const current = subs.find((s) => s.name === plan.choice.name);
+        if (!current) return undefined;
+        current.metadata = store.current as OutputMetadata;
+        return await findNewPatients({ dir, subs, current });
+      },
+    });
+    ctx.out(crawlSummaryText(sub, crawled));
+  } else {
+    summary = await runBulkExport({
+      dir: sub,
+      store,
+      log,
+      bind,
+      request,
+      since: plan.sinceValue,
+      level: levelOf(flags),
+      flags,
+      session,
+      ctx,
+    });
+  }
 
   ctx.reporter.emit({
     type: "phase",
@@ -268,12 +308,14 @@ async function exportInto(
   const current = subs.find((s) => s.name === plan.choice.name)!;
   const deleted = await writeDeletions({ dir, subs, current, gzip: flags.compression });
   for (const [type, n] of deleted) say.info(`Count of deleted ${type} resources: ${n}.`);
-  const newPatients = await findNewPatients({ dir, subs, current });
-  if (newPatients !== undefined) say.info(`Count of new patients: ${newPatients.length}.`);
-  await store.update((m) => {
-    if (newPatients?.length) m.newPatients = newPatients;
-    else delete m.newPatients;
-  });
+  if (o.mode === "bulk") {
+    const newPatients = await findNewPatients({ dir, subs, current });
+    if (newPatients !== undefined) say.info(`Count of new patients: ${newPatients.length}.`);
+    await store.update((m) => {
+      if (newPatients?.length) m.newPatients = newPatients;
+      else delete m.newPatients;
+    });
+  }
   const links = await rebuildSymlinks(dir, await listSubfolders(dir));
   say.verbose(`${links} top-level links point at the active files.`);
   // Last of all: complete means every step above is done.
@@ -281,5 +323,5 @@ async function exportInto(
     m.complete = true;
   });
   ctx.reporter.emit({ type: "phase", phase: "done" });
-  return reportSummary(sub, summary, ctx, "Export");
+  return summary ? reportSummary(sub, summary, ctx, "Export") : ExitCode.Ok;
 }

@@ -146,3 +146,31 @@ export function connectionLost(describe: string, err: unknown): TransientError {
   })`;
   return new TransientError(`${reason} (${describe})`, { reason }, { cause: err });
 }
+
+/**
+ * Reads a whole (small) body as text in a plain loop, feeding `progress` (the idle watchdog) as
+ * chunks arrive. Cheaper than wrapping the body in another stream, which costs memory per
+ * response on the hot path of a crawl.
+ */
+export async function readText(
+  res: Response,
+  progress: () => void,
+  describe: string,
+): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw connectionLost(describe, err);
+    }
+    progress();
+    if (next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  return text + decoder.decode();
+}

@@ -7,7 +7,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { AuthError, ServerError, TransientError } from "../errors.ts";
 import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
-import { consumeBody, readErrorBody } from "./body.ts";
+import { consumeBody, readErrorBody, readText } from "./body.ts";
 import { OriginThrottle, Semaphore } from "./limiter.ts";
 import { backoffDelay, parseRetryAfter } from "./retry_after.ts";
 import { shortUrl } from "./short_url.ts";
@@ -98,6 +98,11 @@ export class HttpClient {
     }
   }
 
+  /** True while no request has been answered for over a minute (see UNREACHABLE_AFTER_MS). */
+  get unreachable(): boolean {
+    return this.#unreachable;
+  }
+
   /** Sets the authentication (the SMART strategy itself needs a client to fetch tokens). */
   setAuth(auth: Authorizer): void {
     this.#auth = auth;
@@ -129,8 +134,8 @@ export class HttpClient {
     url: string,
     options: RequestOptions = {},
   ): Promise<{ status: number; headers: Headers; body: unknown }> {
-    return this.request(url, options, async (res) => {
-      const text = await res.text();
+    return this.request(url, { ...options, streaming: true }, async (res, progress) => {
+      const text = await readText(res, progress, `${options.method ?? "GET"} ${shortUrl(url)}`);
       let body: unknown = text;
       try {
         body = text ? JSON.parse(text) : null;
@@ -241,8 +246,14 @@ export class HttpClient {
     let current = new URL(url);
     let currentMethod = method;
     let body = typeof options.body === "function" ? await options.body() : options.body;
-    await this.#throttle.wait(current.origin, signal);
-    const release = await this.#slots.acquire(signal);
+    // A 429 may come while this request waits for a connection: look again once it has one.
+    let release: () => void;
+    for (;;) {
+      await this.#throttle.wait(current.origin, signal);
+      release = await this.#slots.acquire(signal);
+      if (!this.#throttle.paused(current.origin)) break;
+      release();
+    }
     const controller = new AbortController();
     const fetchSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     try {

@@ -59,6 +59,11 @@ export class OriginThrottle {
     if ((this.#until.get(origin) ?? 0) < untilMs) this.#until.set(origin, untilMs);
   }
 
+  /** True when requests to `origin` must hold off right now. */
+  paused(origin: string): boolean {
+    return (this.#until.get(origin) ?? 0) > this.clock.now();
+  }
+
   /** Waits until `origin` may be contacted. Returns the time waited in ms. */
   async wait(origin: string, signal?: AbortSignal): Promise<number> {
     let waited = 0;

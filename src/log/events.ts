@@ -3,6 +3,8 @@
 /** Where a run stands. */
 export type Phase =
   | "connecting"
+  | "cohort"
+  | "crawling"
   | "kickoff"
   | "waiting"
   | "downloading"
@@ -38,6 +40,12 @@ export type ProgressEvent =
     bytes: number;
     diskBytes: number;
   }
+  /** A crawl's work: per type, patients to search and those already done. */
+  | { type: "crawl-planned"; types: { resourceType: string; total: number; done: number }[] }
+  /** A crawl search page arrived with `resources` new resources. */
+  | { type: "crawl-page"; resourceType: string; resources: number }
+  /** A patient's searches of a type finished (or failed: retried by the next run). */
+  | { type: "crawl-unit"; resourceType: string; resources: number; failed: boolean }
   /** A request is being retried. `what` is `METHOD <short url>`; `reason` names no URL. */
   | { type: "retry"; what: string; attempt: number; delayMs: number; reason: string }
   /** Nothing but failures for over a minute, since `sinceMs`, with `retries` retries so far. */

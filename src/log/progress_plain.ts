@@ -77,6 +77,9 @@ export class PlainReporter implements Reporter {
       case "waiting":
       case "file-start":
       case "file-bytes":
+      case "crawl-planned":
+      case "crawl-page":
+      case "crawl-unit":
         break;
     }
   }
@@ -97,7 +100,8 @@ export class PlainReporter implements Reporter {
   #syncTimer(): void {
     const phase = this.state.phase;
     const active = !this.#closed &&
-      (phase === "waiting" || phase === "downloading" || this.state.unreachable !== null);
+      (phase === "waiting" || phase === "downloading" || phase === "crawling" ||
+        this.state.unreachable !== null);
     if (!active) this.#stopTimer();
     else if (this.#timer === null) {
       const timer = setInterval(() => this.tick(), this.#intervalMs);
@@ -200,6 +204,10 @@ export function phaseText(state: ProgressState): string {
       return state.planned
         ? plannedText(state.planned.total, state.planned.alreadyDone)
         : "Downloading files";
+    case "cohort":
+      return "Finding the cohort's patients";
+    case "crawling":
+      return detail ? `Crawling ${detail}` : "Crawling";
     case "finishing":
       return "Finishing";
     case "done":
@@ -213,6 +221,11 @@ export function phaseText(state: ProgressState): string {
 export function doneText(state: ProgressState): string {
   const took = formatDuration(state.phaseStartedMs - state.runStartedMs);
   const t = state.totals;
+  if (state.crawl.active && t.files === 0) {
+    return `Done in ${took}: ${formatCount(state.crawl.requests)} searches, ${
+      formatCount(state.crawl.resources)
+    } resources`;
+  }
   if (t.files === 0) return `Done in ${took}`;
   const files = `${formatCount(t.files)} file${t.files === 1 ? "" : "s"}`;
   return `Done in ${took}: downloaded ${files}, ${formatBytes(t.bytes)}, ${
@@ -242,6 +255,10 @@ export function waitingParts(state: ProgressState, now: number): string[] {
 export function statusText(state: ProgressState, now: number): string | null {
   if (state.phase === "waiting") {
     return `Still waiting for the export: ${waitingParts(state, now).join("; ")}`;
+  }
+  if (state.phase === "crawling" && state.crawl.active) {
+    const away = unreachableText(state);
+    return state.crawl.statusLine(now) + (away ? `; ${away}` : "");
   }
   if (state.phase !== "downloading" || !state.planned) {
     const away = unreachableText(state);

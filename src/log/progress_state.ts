@@ -6,6 +6,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { CrawlProgress } from "./crawl_progress.ts";
 import type { Phase, ProgressEvent } from "./events.ts";
 
 /** Throughput is averaged over this window: long enough to smooth 4 MB progress steps. */
@@ -71,7 +72,11 @@ export class ProgressState {
   /** (time, #transferred) readings; the first one is at or before the rate window's start. */
   #samples: { t: number; total: number }[] = [];
 
+  /** A crawl's progress (empty unless the run crawls). */
+  readonly crawl: CrawlProgress;
+
   constructor(private readonly clock: Clock) {
+    this.crawl = new CrawlProgress(clock);
     this.#runStartedMs = clock.now();
     this.#phaseStartedMs = this.#runStartedMs;
   }
@@ -231,6 +236,11 @@ export class ProgressState {
         break;
       case "reachable":
         this.#unreachable = null;
+        break;
+      case "crawl-planned":
+      case "crawl-page":
+      case "crawl-unit":
+        this.crawl.apply(event);
         break;
       case "message":
         break;

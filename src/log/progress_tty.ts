@@ -196,7 +196,10 @@ export function blockLines(state: ProgressState, now: number, spinner: string | 
     }
     lines.push(`  ${bar} ${parts.join(" · ")}`);
   }
-  if (phase === "downloading" || phase === "finishing" || phase === "done") {
+  if (state.crawl.active && (phase === "crawling" || phase === "finishing")) {
+    lines.push(`  ${state.crawl.statusLine(now)}`);
+    lines.push(...state.crawl.barLines());
+  } else if (phase === "downloading" || phase === "finishing" || phase === "done") {
     lines.push(...typeLines(state));
   }
   const away = unreachableText(state);

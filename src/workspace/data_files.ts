@@ -20,13 +20,19 @@ export function isDataFileName(name: string): boolean {
   return /\.ndjson(\.gz)?$/.test(name) && name !== "log.ndjson";
 }
 
-/** The data files at the top of `folder` holding `type` (by name), sorted by name. */
+/**
+ * The data files at the top of `folder` holding `type` (by name), sorted by name. Links to files
+ * count (a managed folder's top level links to its active files).
+ */
 export async function dataFilesOf(folder: string, type: string): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const entry of Deno.readDir(folder)) {
-      if (entry.isFile && isDataFileName(entry.name) && typeOfFileName(entry.name) === type) {
-        out.push(entry.name);
+      if (!isDataFileName(entry.name) || typeOfFileName(entry.name) !== type) continue;
+      if (entry.isFile) out.push(entry.name);
+      else if (entry.isSymlink) {
+        const target = await Deno.stat(join(folder, entry.name)).catch(() => undefined);
+        if (target?.isFile) out.push(entry.name);
       }
     }
   } catch (err) {

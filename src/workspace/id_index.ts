@@ -44,6 +44,19 @@ export class IdIndex {
     return this.#size;
   }
 
+  /** The hashes added more than once (true duplicates, or, very rarely, two ids colliding). */
+  repeatedHashes(): Set<number> {
+    if (!this.#sorted) {
+      this.#hashes = this.#hashes.subarray(0, this.#size).sort();
+      this.#sorted = true;
+    }
+    const out = new Set<number>();
+    for (let i = 1; i < this.#size; i++) {
+      if (this.#hashes[i] === this.#hashes[i - 1]) out.add(this.#hashes[i]!);
+    }
+    return out;
+  }
+
   /** True when the id was added (a false yes needs a hash collision: about 1 in 10^9 per lookup among 10 million ids). */
   has(id: string): boolean {
     if (!this.#sorted) {

@@ -63,6 +63,29 @@ const bulkStateSchema = z.object({
 /** The state of the bulk export in flight. */
 export type BulkState = z.infer<typeof bulkStateSchema>;
 
+/** A crawl's own state (mode "crawl"): what the resumed run needs beyond the journal. */
+const crawlStateSchema = z.looseObject({
+  /** The `exportId` of the crawl's rows in log.ndjson (written once, at the end). */
+  exportId: z.string(),
+  /** When the crawl started (ISO): each type's transaction time is at most this. */
+  started: z.string(),
+  /** The resolved cohort: counts and what did not match (set once the cohort is saved). */
+  cohort: z.looseObject({
+    source: z.string(),
+    patients: z.number(),
+    ids: z.number().optional(),
+    unmatched: z.number().optional(),
+    multiple: z.number().optional(),
+  }).optional(),
+  /** Searches that failed in the last run, per type (retried by the next one). */
+  failed: z.record(z.string(), z.number()).optional(),
+  /** New patients were looked for (so a resumed run does not compare again). */
+  newChecked: z.boolean().optional(),
+});
+
+/** A crawl's state in `.metadata`. */
+export type CrawlState = z.infer<typeof crawlStateSchema>;
+
 const outputSchema = z.looseObject({
   kind: z.literal("output"),
   timestamp: z.string(),
@@ -98,6 +121,8 @@ const outputSchema = z.looseObject({
   cancelled: z.string().optional(),
   /** Ours: the server stopped answering (for `status`); cleared once it answers again. */
   unreachable: z.object({ since: z.string(), retries: z.number() }).optional(),
+  /** Ours: a crawl's state (cohort, failures). */
+  crawl: crawlStateSchema.optional(),
   /** Ours: the times `--since auto` resolved to, per type. */
   sinceTimes: z.record(z.string(), z.string()).optional(),
 });

@@ -1,4 +1,6 @@
-/** Streaming reads of NDJSON files (plain or gzip), line by line, in flat memory. */
+/** Streaming reads of NDJSON files (plain or gzip, one member or many), line by line, in flat memory. */
+
+import { gunzipAll } from "./gunzip.ts";
 
 /** Splits a text stream into lines (without their line breaks). */
 export function lineSplitter(): TransformStream<string, string> {
@@ -21,15 +23,14 @@ export function lineSplitter(): TransformStream<string, string> {
   });
 }
 
-/** The non-blank lines of an NDJSON file; `.gz` names are gunzipped. */
-export async function* readLines(path: string): AsyncGenerator<string> {
+/** The non-blank lines of an NDJSON file; `.gz` names (or `gzip: true`) are gunzipped. */
+export async function* readLines(
+  path: string,
+  options: { gzip?: boolean } = {},
+): AsyncGenerator<string> {
   const file = await Deno.open(path, { read: true });
   let bytes: ReadableStream<Uint8Array> = file.readable;
-  if (path.endsWith(".gz")) {
-    bytes = bytes.pipeThrough(
-      new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
-    );
-  }
+  if (options.gzip ?? path.endsWith(".gz")) bytes = gunzipAll(bytes);
   const lines = bytes.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
   for await (const line of lines) {
     if (line.trim()) yield line;

@@ -4,8 +4,9 @@
  * naming the path and what to do, instead of an `os error 20` after an export has started.
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { FILE_MODE, tempPathFor } from "./files.ts";
 
 async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
   try {
@@ -21,7 +22,11 @@ async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined>
 /** Whether we may create files in `dir` (tried for real: permissions, ACLs, read-only mounts). */
 async function writable(dir: string): Promise<boolean> {
   try {
-    const probe = await Deno.makeTempFile({ dir, prefix: ".smart-fetch-probe-", suffix: ".part" });
+    // Named like every temporary file of ours, so a kill right here leaves nothing the next
+    // run does not clean up.
+    const probe = tempPathFor(join(dir, ".smart-fetch-probe"));
+    const file = await Deno.open(probe, { write: true, createNew: true, mode: FILE_MODE });
+    file.close();
     await Deno.remove(probe);
     return true;
   } catch (err) {
