@@ -158,7 +158,7 @@ console.log(
     (constant.wallMs / 1000).toFixed(2)
   } s; ideal ${(ideal / 1000).toFixed(2)} s; efficiency ${efficiency.toFixed(3)} (goal >= 0.95: ${
     verdict(efficiency >= 0.95)
-  }; SMART Fetch 0.84-0.88)`,
+  }; SMART Fetch 0.84-0.88); connections busy ${(constant.busyShare * 100).toFixed(1)}%`,
 );
 
 const tail = await crawlRun(
@@ -187,9 +187,7 @@ console.log(
 
 const memory = await crawlRun({ logRequests: false }, MEMORY_PATIENTS);
 console.log(
-  `memory: ${
-    MEMORY_PATIENTS.toLocaleString("en-US")
-  }-patient crawl, ${memory.requests} requests, whole run ${
+  `memory: ${MEMORY_PATIENTS.toLocaleString("en-US")}-patient crawl of 14 types, whole run ${
     (memory.run.ms / 1000).toFixed(1)
   } s, peak RSS ${memory.run.peakRssMb.toFixed(0)} MB (limit 150 MB: ${
     verdict(memory.run.peakRssMb < 150)

@@ -16,6 +16,8 @@ export interface ServerFlags extends AuthOptions {
   maxRetryWait: number;
   bulkSmartClientId?: string | undefined;
   bulkSmartKey?: string | undefined;
+  /** Show every request (not built otherwise: a line per request costs on a crawl). */
+  verbose?: boolean | undefined;
 }
 
 /** A connected server. */
@@ -150,7 +152,7 @@ export async function openSession(flags: ServerFlags, context: SessionContext): 
           reason: event.reason,
         });
       } else if (event.type === "request") {
-        say.verbose(`${event.method} ${event.url} -> ${event.status}`);
+        if (flags.verbose) say.verbose(`${event.method} ${event.url} -> ${event.status}`);
       } else if (event.type === "reauthorize") {
         say.verbose(`Access refused (401); getting a new token and trying once more.`);
       } else if (event.type === "unreachable" || event.type === "reachable") {

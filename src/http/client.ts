@@ -130,20 +130,24 @@ export class HttpClient {
   }
 
   /** GET (or other method) and parse the body as JSON. Returns status, headers and body. */
-  json(
+  async json(
     url: string,
     options: RequestOptions = {},
   ): Promise<{ status: number; headers: Headers; body: unknown }> {
-    return this.request(url, { ...options, streaming: true }, async (res, progress) => {
-      const text = await readText(res, progress, `${options.method ?? "GET"} ${shortUrl(url)}`);
-      let body: unknown = text;
-      try {
-        body = text ? JSON.parse(text) : null;
-      } catch {
-        // Not JSON: keep the text.
-      }
-      return { status: res.status, headers: res.headers, body };
-    });
+    // The connection is given back as soon as the body is read; parsing happens after, so the
+    // next request can go out meanwhile.
+    const got = await this.request(url, { ...options, streaming: true }, async (res, progress) => ({
+      status: res.status,
+      headers: res.headers,
+      text: await readText(res, progress, `${options.method ?? "GET"} ${shortUrl(url)}`),
+    }));
+    let body: unknown = got.text;
+    try {
+      body = got.text ? JSON.parse(got.text) : null;
+    } catch {
+      // Not JSON: keep the text.
+    }
+    return { status: got.status, headers: got.headers, body };
   }
 
   /**
