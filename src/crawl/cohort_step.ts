@@ -82,7 +82,7 @@ class RowBuffer {
   async writeTo(path: string, gzip: boolean): Promise<void> {
     this.#seal();
     const writer = await AtomicFileWriter.create(path, { gzip });
-    const out = writer.writable.getWriter();
+    const out = writer.out;
     try {
       for (const m of this.#members) await out.write(new Uint8Array(gunzipSync(m)));
       await out.close();

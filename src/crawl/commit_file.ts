@@ -50,7 +50,7 @@ export async function commitWithoutDuplicates(
   const repeated = index.repeatedHashes();
   const seen = new Set<string>();
   const writer = await AtomicFileWriter.create(final, { gzip });
-  const out = writer.writable.getWriter();
+  const out = writer.out;
   const encoder = new TextEncoder();
   const result: CommittedFile = { resources: 0, bytes: 0, duplicates: 0 };
   try {

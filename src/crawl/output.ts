@@ -218,7 +218,7 @@ export class CrawlOutput {
 /** Writes the errors work file into error/ (after any outcomes already there). */
 async function appendWork(work: string, final: string, gzip: boolean): Promise<void> {
   const writer = await AtomicFileWriter.create(final, { gzip });
-  const out = writer.writable.getWriter();
+  const out = writer.out;
   const encoder = new TextEncoder();
   try {
     if (await exists(final)) {

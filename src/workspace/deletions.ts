@@ -50,7 +50,7 @@ export async function writeDeletions(options: DeletionOptions): Promise<Map<stri
       join(folder, `Bundle.${type}.ndjson${options.gzip ? ".gz" : ""}`),
       { gzip: options.gzip },
     );
-    const out = writer.writable.getWriter();
+    const out = writer.out;
     const encoder = new TextEncoder();
     try {
       for (const id of [...gone].sort()) {

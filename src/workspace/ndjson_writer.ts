@@ -54,9 +54,21 @@ export class AtomicFileWriter {
     await commitTemp(this.#temp, this.path);
   }
 
+  #out: WritableStreamDefaultWriter<Uint8Array> | undefined;
+
+  /**
+   * The writer of {@linkcode AtomicFileWriter.writable}, made once. Use it rather than
+   * `writable.getWriter()`: abort() can then stop the stream even while it is held.
+   */
+  get out(): WritableStreamDefaultWriter<Uint8Array> {
+    this.#out ??= this.writable.getWriter();
+    return this.#out;
+  }
+
   /** Throws the partial file away. Safe to call after a failure at any point. */
   async abort(): Promise<void> {
-    await this.writable.abort().catch(() => {});
+    if (this.#out) await this.#out.abort().catch(() => {});
+    else await this.writable.abort().catch(() => {});
     await this.#finished.catch(() => {});
     await Deno.remove(this.#temp).catch(() => {});
   }

@@ -49,7 +49,7 @@ export async function appendOutcomes(
   const path = outcomesPath(dir, gzip);
   await ensureDir(join(dir, "error"));
   const writer = await AtomicFileWriter.create(path, { gzip });
-  const out = writer.writable.getWriter();
+  const out = writer.out;
   const encoder = new TextEncoder();
   try {
     if (await exists(path)) {
