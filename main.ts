@@ -16,6 +16,8 @@ import { removeHeldLocksSync } from "./src/workspace/lock.ts";
 export interface MainContext {
   clock: Clock;
   stdout: (text: string) => void;
+  /** Raw bytes for standard output (`single --binary`); commands that need it fail without. */
+  stdoutBytes?: ((bytes: Uint8Array) => void) | undefined;
   stderr: (text: string) => void;
   /** Whether stderr is a terminal (live progress) or a log file (plain lines). */
   isTty: boolean;
@@ -40,6 +42,7 @@ export function defaultContext(): MainContext {
   return {
     clock: systemClock,
     stdout: (text) => writeAllSync(Deno.stdout, encoder.encode(text)),
+    stdoutBytes: (bytes) => writeAllSync(Deno.stdout, bytes),
     stderr: (text) => writeAllSync(Deno.stderr, encoder.encode(text)),
     isTty,
     columns,
@@ -85,7 +88,14 @@ export async function main(argv: string[], ctx: MainContext = defaultContext()):
         reporter = undefined;
         ctx.stdout(text);
       };
-      return { clock: ctx.clock, reporter, out, signal: ctx.signal };
+      const stdoutBytes = ctx.stdoutBytes;
+      const outBytes = stdoutBytes &&
+        ((bytes: Uint8Array) => {
+          reporter?.close();
+          reporter = undefined;
+          stdoutBytes(bytes);
+        });
+      return { clock: ctx.clock, reporter, out, outBytes, signal: ctx.signal };
     },
     setExitCode: (code) => {
       exitCode = code;

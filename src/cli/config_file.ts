@@ -68,9 +68,22 @@ export interface ApplyConfigOptions {
   knownKeys?: ReadonlySet<string>;
 }
 
+/** Commands that accept `--config` but never read it (see {@linkcode withoutConfig}). */
+const IGNORES_CONFIG = new WeakSet<Command>();
+
+/**
+ * Marks a command whose flags never come from a config file (SMART Fetch's `bundle`: it needs
+ * no server, and a file shared with exports must not switch its compression).
+ */
+export function withoutConfig(command: Command): Command {
+  IGNORES_CONFIG.add(command);
+  return command;
+}
+
 /** Installs config file handling on the program: one `preAction` hook for every subcommand. */
 export function installConfig(program: Command): Command {
   return program.hook("preAction", async (_program, actionCommand) => {
+    if (IGNORES_CONFIG.has(actionCommand)) return;
     const file = configPath(actionCommand);
     if (file === undefined) return;
     applyConfig(actionCommand, await readConfigFile(file), { file });

@@ -35,6 +35,7 @@ import {
   reportSummary,
   runBulkExport,
 } from "./bulk_run.ts";
+import { bundleAfterExport } from "./bundle.ts";
 import { checkFhirUrl, openSession, type ServerFlags } from "./session.ts";
 
 /** The flags of `bulk`. */
@@ -42,6 +43,8 @@ export interface BulkFlags extends ServerFlags, SelectionFlags, BulkRunFlags {
   group?: string | undefined;
   patientLevel?: boolean | undefined;
   cancel?: boolean | undefined;
+  /** Merge the finished export into one Bundle file (`bundle`). */
+  bundle?: boolean | undefined;
 }
 
 /** Reads a plain output folder's metadata; refuses a managed folder. */
@@ -126,7 +129,7 @@ export async function runBulk(
 
     const missing = request.types.filter((t) => !(t in (store.current.done ?? {})));
     if (missing.length === 0 && !store.current.bulk) {
-      return alreadyDone(dir, store.current, ctx);
+      return await bundled(dir, flags, ctx, alreadyDone(dir, store.current, ctx));
     }
     if (request.since) say.info(describeSince(request));
     const summary = await runBulkExport({
@@ -150,10 +153,23 @@ export async function runBulk(
       ctx,
     });
     ctx.reporter.emit({ type: "phase", phase: "done" });
-    return reportSummary(dir, summary, ctx, "Bulk export");
+    return await bundled(dir, flags, ctx, reportSummary(dir, summary, ctx, "Bulk export"));
   } finally {
     await lock?.release();
   }
+}
+
+/** With `--bundle`, bundles a finished export (exit code 0, or 3: done with server errors). */
+async function bundled(
+  dir: string,
+  flags: BulkFlags,
+  ctx: CommandContext,
+  code: number,
+): Promise<number> {
+  if (flags.bundle && (code === ExitCode.Ok || code === ExitCode.ServerErrors)) {
+    await bundleAfterExport(dir, flags.compression, ctx);
+  }
+  return code;
 }
 
 async function cancel(

@@ -20,6 +20,8 @@ export interface CommandContext {
   reporter: Reporter;
   /** Writes to standard output (results, not progress). */
   out: (text: string) => void;
+  /** Writes raw bytes to standard output (`single --binary`), when the caller can take them. */
+  outBytes?: ((bytes: Uint8Array) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
 

@@ -25,6 +25,7 @@ import {
 import { checkOutputDir } from "../workspace/output_dir.ts";
 import { checkSameRequest } from "../workspace/request_check.ts";
 import { cleanFolder, type CommandContext } from "./bulk_run.ts";
+import { bundleAfterExport } from "./bundle.ts";
 import { type CrawlFlags, crawlOptions, crawlSummaryText } from "./crawl_setup.ts";
 import { checkFhirUrl, openSession, type ServerFlags } from "./session.ts";
 
@@ -36,6 +37,8 @@ export interface CrawlCommandFlags extends ServerFlags, SelectionFlags, CrawlFla
   mrnFile?: string | undefined;
   mrnSystem?: string | undefined;
   sourceDir?: string | undefined;
+  /** Merge the finished crawl into one Bundle file (`bundle`). */
+  bundle?: boolean | undefined;
 }
 
 /** Runs `crawl`. Returns the exit code. */
@@ -116,6 +119,7 @@ export async function runCrawlCommand(
       request.types.every((t) => t in (store.current.done ?? {})) && store.current.crawl?.cohort
     ) {
       ctx.out(`Everything requested is already crawled in ${dir}; nothing to do.\n`);
+      if (flags.bundle) await bundleAfterExport(dir, flags.compression, ctx);
       return ExitCode.Ok;
     }
     const log = existing ? await ExportLog.open(dir, ctx.clock) : ExportLog.pending(dir, ctx.clock);
@@ -144,6 +148,7 @@ export async function runCrawlCommand(
     });
     ctx.reporter.emit({ type: "phase", phase: "done" });
     ctx.out(crawlSummaryText(dir, summary));
+    if (flags.bundle) await bundleAfterExport(dir, flags.compression, ctx);
     return ExitCode.Ok;
   } finally {
     await lock?.release();

@@ -9,7 +9,12 @@ import { PlainReporter } from "../../src/log/progress_plain.ts";
 /** What a run printed and returned. */
 export interface CliResult {
   code: number;
+  /** The text written to stdout. */
   stdout: string;
+  /**
+   * Every byte written to stdout, in order: the text (UTF-8) and raw bytes (`single --binary`).
+   */
+  stdoutBytes: Uint8Array;
   stderr: string;
   /** Every progress event (in-process runs only). */
   events: ProgressEvent[];
@@ -28,10 +33,16 @@ export async function runCli(
 ): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
+  const chunks: Uint8Array[] = [];
   const events: ProgressEvent[] = [];
   const code = await main(argv, {
     clock: options.clock,
-    stdout: (t) => (stdout += t),
+    stdout: (t) => {
+      stdout += t;
+      chunks.push(new TextEncoder().encode(t));
+    },
+    // Copied: the caller may reuse its buffer (STYLE: a chunk is borrowed).
+    stdoutBytes: (b) => chunks.push(b.slice()),
     stderr: (t) => (stderr += t),
     isTty: false,
     reporter: (verbose) => {
@@ -50,7 +61,17 @@ export async function runCli(
       };
     },
   });
-  return { code, stdout, stderr, events };
+  return { code, stdout, stdoutBytes: concatBytes(chunks), stderr, events };
+}
+
+function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Options for {@linkcode spawnCli}. */
@@ -78,5 +99,10 @@ export async function runCliProcess(
 ): Promise<Omit<CliResult, "events">> {
   const out = await spawnCli(argv, options).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: decode(out.stdout),
+    stdoutBytes: out.stdout,
+    stderr: decode(out.stderr),
+  };
 }
