@@ -18,7 +18,7 @@ import {
 } from "./helpers/managed.ts";
 
 const SYSTEM = "urn:oid:1.2.3.4";
-const TYPES = ["--type", "Patient,Condition,Encounter"];
+const TYPES = ["--type", "Patient,Condition,Encounter", "--hydration-tasks", "none"];
 
 const mrn = (n: number) => `MRN${String(n).padStart(4, "0")}`;
 const pid = (n: number) => `pat-${String(n).padStart(4, "0")}`;

@@ -30,7 +30,7 @@ Deno.test("symlinks across a full export, two --since exports and an unfiltered 
   });
   await using out = await tempDir();
   const dir = join(out.path, "m");
-  const types = ["--type", "Patient,Condition"];
+  const types = ["--type", "Patient,Condition", "--hydration-tasks", "none"];
   assert.equal((await exportRun(server, dir, clock, ...types, "--nickname", "full")).code, 0);
   const first = await links(dir);
   assert.deepEqual([...first.keys()].filter((k) => k.startsWith("Condition.")), [
@@ -139,6 +139,8 @@ Deno.test("different filters coexist in the links until an unfiltered full expor
       filter,
       "--nickname",
       nick,
+      "--hydration-tasks",
+      "none",
     );
   assert.equal((await obs("Observation?category=laboratory", "labs")).code, 0);
   assert.equal((await obs("Observation?category=vital-signs", "vitals")).code, 0);
@@ -156,6 +158,8 @@ Deno.test("different filters coexist in the links until an unfiltered full expor
       "--no-default-filters",
       "--nickname",
       "all",
+      "--hydration-tasks",
+      "none",
     )).code,
     0,
   );
@@ -172,7 +176,7 @@ Deno.test("deletions: ids gone since the previous full export go to deleted/Bund
   });
   await using out = await tempDir();
   const dir = join(out.path, "m");
-  const types = ["--type", "Patient,Condition,Encounter"];
+  const types = ["--type", "Patient,Condition,Encounter", "--hydration-tasks", "none"];
   assert.equal((await exportRun(server, dir, clock, ...types, "--nickname", "q1")).code, 0);
   const goneCondition = server.resources("Condition")[1]!.id;
   server.mutate({ remove: [`Condition/${goneCondition}`, "Patient/pat-0003"] });
@@ -209,7 +213,7 @@ Deno.test("newPatients: a patient new since the last export is recorded, in full
   });
   await using out = await tempDir();
   const dir = join(out.path, "m");
-  const types = ["--type", "Patient,Condition"];
+  const types = ["--type", "Patient,Condition", "--hydration-tasks", "none"];
   assert.equal((await exportRun(server, dir, clock, ...types, "--nickname", "first")).code, 0);
   clock.advance(DAY);
   const template = server.resources("Patient")[0]!;

@@ -5,11 +5,22 @@ import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { runCli } from "./helpers/cli.ts";
 import { tempDir } from "./helpers/folder.ts";
+import { definedFlags, helpOf } from "./helpers/help_flags.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 
 /** The subcommands whose --help the README's command lines are checked against. */
-const COMMANDS = ["export", "bulk", "crawl", "status", "reset-symlinks"];
+const COMMANDS = [
+  "export",
+  "bulk",
+  "crawl",
+  "single",
+  "bundle",
+  "status",
+  "reset-symlinks",
+  "hydrate",
+  "inline",
+];
 
 /** `smart-fetch ...` command lines from the sh blocks of `text` (continuations joined). */
 function commandLines(text: string): string[][] {
@@ -22,19 +33,6 @@ function commandLines(text: string): string[][] {
     }
   }
   return out;
-}
-
-/**
- * The flags a --help output defines: the long and short names at the start of its option lines
- * ("  -c, --config <file>   ..."), not flags merely mentioned in descriptions.
- */
-function definedFlags(help: string): Set<string> {
-  const flags = new Set<string>();
-  for (const m of help.matchAll(/^ {2}(-[a-zA-Z], )?(--[a-z][a-z0-9-]*)/gm)) {
-    flags.add(m[2]!);
-    if (m[1]) flags.add(m[1].slice(0, 2));
-  }
-  return flags;
 }
 
 /** The flags of the program itself (before any command) and of each command. */
@@ -84,12 +82,6 @@ function flagProblems(text: string, sets: FlagSets): string[] {
   return problems;
 }
 
-async function helpOf(argv: string[]): Promise<string> {
-  const r = await runCli([...argv, "--help"], { clock: new FakeClock() });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
-
 async function flagSets(): Promise<FlagSets> {
   const byCommand = new Map<string, Set<string>>();
   for (const c of COMMANDS) byCommand.set(c, definedFlags(await helpOf([c])));
@@ -103,7 +95,7 @@ Deno.test("flag parsing of help and README text matches whole flags, per command
     assert.ok(bulk.has(f), `bulk --help defines ${f}`);
   }
   assert.ok(!bulk.has("--nickname"), "export's --nickname is not a bulk flag");
-  assert.ok(sets.root.has("--version") && !bulk.has("--version"));
+  assert.ok(sets.root.has("--version") && bulk.has("--version") && !bulk.has("--group-nickname"));
 
   // A README with a misspelt flag that is a prefix of real ones, a flag of another command,
   // and a prose mention of a flag nobody has.

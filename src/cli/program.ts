@@ -2,13 +2,22 @@
 
 import { Command, Option } from "commander";
 import { type BulkFlags, runBulk } from "../commands/bulk.ts";
+import { type BundleFlags, runBundle } from "../commands/bundle.ts";
 import type { CommandContext } from "../commands/bulk_run.ts";
 import { type CrawlCommandFlags, runCrawlCommand } from "../commands/crawl.ts";
 import { type ExportFlags, runExport } from "../commands/export.ts";
+import {
+  DEFAULT_MIMETYPES,
+  type HydrateFlags,
+  parseSize,
+  runHydrate,
+} from "../commands/hydrate.ts";
+import { HYDRATION_TASKS } from "../commands/hydration_tasks.ts";
 import { runResetSymlinks } from "../commands/reset_symlinks.ts";
+import { runSingle, type SingleFlags } from "../commands/single.ts";
 import { runStatus, type StatusFlags } from "../commands/status.ts";
 import { VERSION } from "../version.ts";
-import { installConfig } from "./config_file.ts";
+import { installConfig, withoutConfig } from "./config_file.ts";
 import {
   addAuthOptions,
   addCommonOptions,
@@ -78,6 +87,8 @@ ${EXIT_CODES}`;
 function command(pc: ProgramContext, name: string, description: string): Command {
   return new Command(name)
     .description(description)
+    // SMART Fetch takes --version on every command.
+    .version(`smart-fetch ${VERSION}`, "--version", "print the version")
     .configureOutput({ writeOut: pc.writeOut, writeErr: pc.writeErr })
     .configureHelp(helpConfig(pc))
     .exitOverride();
@@ -144,6 +155,7 @@ function bulkCommand(pc: ProgramContext): Command {
   bulk.addOption(
     new Option("--cancel", "cancel the export in progress in this folder (DELETE on the server)"),
   );
+  bulk.addOption(bundleOption());
   addCommonOptions(bulk);
   act<BulkFlags & { verbose?: boolean }>(pc, bulk, runBulk);
   return bulk;
@@ -178,7 +190,7 @@ function exportCommand(pc: ProgramContext): Command {
   exp.addOption(
     new Option(
       "--hydration-tasks <names>",
-      "hydration task groups, 'all', 'none' or 'help' (not in this version yet)",
+      "hydration task groups run after the export, 'all' (default), 'none' or 'help'",
     )
       .env(envName("--hydration-tasks")),
   );
@@ -251,9 +263,153 @@ function crawlCommand(pc: ProgramContext): Command {
   addSinceOptions(crawl, false);
   addOutputOptions(crawl);
   addBulkRunOptions(crawl);
+  crawl.addOption(bundleOption());
   addCommonOptions(crawl);
   act<CrawlCommandFlags & { verbose?: boolean }>(pc, crawl, runCrawlCommand);
   return crawl;
+}
+
+/** `--bundle` of `bulk` and `crawl`. */
+function bundleOption(): Option {
+  return new Option(
+    "--bundle",
+    "when done, merge the NDJSON files into one Bundle.json.gz (removing them), as 'bundle' does",
+  );
+}
+
+const SINGLE_EXAMPLES = `
+Examples:
+  $ smart-fetch single --fhir-url https://ehr.example.org/fhir Patient/123
+  $ smart-fetch single --fhir-url https://ehr.example.org/fhir --compact "Observation?patient=123"
+  $ smart-fetch single --fhir-url https://ehr.example.org/fhir --binary Binary/456 > note.pdf
+`;
+
+function singleCommand(pc: ProgramContext): Command {
+  const single = command(pc, "single", "GET one resource or search and print its JSON")
+    .argument(
+      "[path]",
+      "path relative to --fhir-url: Type/id, or a search such as Type?param=value",
+    )
+    .usage("[options] <path>")
+    .addHelpText("after", SINGLE_EXAMPLES);
+  addServerOptions(single);
+  addAuthOptions(single);
+  single.addOption(new Option("--compact", "print the JSON on one line, without whitespace"));
+  single.addOption(
+    new Option("--binary", "print the decoded data of a Binary resource as raw bytes")
+      .conflicts("compact"),
+  );
+  addCommonOptions(single);
+  act<SingleFlags & { verbose?: boolean }>(pc, single, runSingle);
+  return single;
+}
+
+const BUNDLE_EXAMPLES = `
+Examples:
+  $ smart-fetch bundle ./out
+  $ smart-fetch bundle --no-compression ./out
+
+Needs no server. The Bundle is written completely before any NDJSON file is
+removed. Like SMART Fetch's bundle, it reads no config file.
+`;
+
+function bundleCommand(pc: ProgramContext): Command {
+  const bundle = command(
+    pc,
+    "bundle",
+    "merge a folder's NDJSON files into one Bundle.json.gz, then remove them",
+  )
+    .argument("[dir]", "folder whose top-level .ndjson(.gz) and .jsonl(.gz) files are merged")
+    .usage("[options] <dir>")
+    .addHelpText("after", BUNDLE_EXAMPLES);
+  bundle.addOption(
+    new Option("--no-compression", "write plain Bundle.json instead of Bundle.json.gz"),
+  );
+  // -c as on every command, so shared scripts work; like SMART Fetch, bundle never reads it.
+  bundle.addOption(
+    new Option("-c, --config <file>", "accepted and ignored: bundle reads no config file"),
+  );
+  bundle.addOption(new Option("-v, --verbose", "show stack traces"));
+  withoutConfig(bundle);
+  act<BundleFlags & { verbose?: boolean }>(pc, bundle, runBundle);
+  return bundle;
+}
+
+/** `--mimetypes` and `--max-attachment-size`, for inlining. */
+function addInlineOptions(cmd: Command): void {
+  cmd.addOption(
+    new Option(
+      "--mimetypes <list>",
+      `attachment mimetypes to inline, comma-separated (default: ${DEFAULT_MIMETYPES})`,
+    ).env(envName("--mimetypes")),
+  );
+  cmd.addOption(
+    new Option("--max-attachment-size <size>", "skip (and report) attachments bigger than this")
+      .argParser(parseSize).default(50 * 1024 * 1024, "50MB").env(envName("--max-attachment-size")),
+  );
+}
+
+const HYDRATE_EXAMPLES = `
+Examples:
+  $ smart-fetch hydrate --fhir-url https://ehr.example.org/fhir --tasks all ./cohort1/001.initial
+  $ smart-fetch hydrate --fhir-url https://ehr.example.org/fhir --tasks practitioner,location ./out
+  $ smart-fetch inline --fhir-url https://ehr.example.org/fhir ./notes
+
+Task groups: ${HYDRATION_TASKS.join(", ")} (or all, none, help). Each file is rewritten under a
+temporary name and renamed when complete: an interruption never loses a row. Rerun to continue.
+${EXIT_CODES}`;
+
+function hydrateCommand(pc: ProgramContext): Command {
+  const hydrate = command(
+    pc,
+    "hydrate",
+    "inline clinical notes and download the resources a folder references",
+  )
+    .argument("[output-dir]", "the folder to hydrate (its NDJSON files)")
+    .usage("[options] <output-dir>")
+    .addHelpText("after", HYDRATE_EXAMPLES);
+  addServerOptions(hydrate);
+  addAuthOptions(hydrate);
+  hydrate.addOption(
+    new Option("--tasks <names>", "task groups, comma-separated, 'all', 'none' or 'help'")
+      .default("all").env(envName("--tasks")),
+  );
+  hydrate.addOption(
+    new Option(
+      "--source-dir <dir>",
+      "read the inputs of reference tasks from here (default: the folder itself)",
+    ).env(envName("--source-dir")),
+  );
+  addInlineOptions(hydrate);
+  addOutputOptions(hydrate);
+  addCommonOptions(hydrate);
+  act<HydrateFlags & { verbose?: boolean }>(
+    pc,
+    hydrate,
+    (dir, flags, ctx) => runHydrate(dir, flags, ctx),
+  );
+  return hydrate;
+}
+
+function inlineCommand(pc: ProgramContext): Command {
+  const inline = command(
+    pc,
+    "inline",
+    "download clinical notes into the NDJSON of any folder (hydrate --tasks inline)",
+  )
+    .argument("[dir]", "the folder whose DocumentReference and DiagnosticReport files to inline")
+    .usage("[options] <dir>")
+    .addHelpText("after", HYDRATE_EXAMPLES);
+  addServerOptions(inline);
+  addAuthOptions(inline);
+  addInlineOptions(inline);
+  addCommonOptions(inline);
+  act<HydrateFlags & { verbose?: boolean }>(
+    pc,
+    inline,
+    (dir, flags, ctx) => runHydrate(dir, { ...flags, compression: true }, ctx, ["inline"]),
+  );
+  return inline;
 }
 
 function resetSymlinksCommand(pc: ProgramContext): Command {
@@ -298,6 +454,10 @@ export function buildProgram(pc: ProgramContext): Command {
   program.addCommand(exportCommand(pc));
   program.addCommand(bulkCommand(pc));
   program.addCommand(crawlCommand(pc));
+  program.addCommand(singleCommand(pc));
+  program.addCommand(bundleCommand(pc));
+  program.addCommand(hydrateCommand(pc));
+  program.addCommand(inlineCommand(pc));
   program.addCommand(statusCommand(pc));
   program.addCommand(resetSymlinksCommand(pc));
   // --config FILE for every subcommand above, and any added later (see config_file.ts).

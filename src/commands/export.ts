@@ -11,7 +11,9 @@ import { cohortFrom, type IdCohort } from "../cohort/id_file.ts";
 import type { BulkSummary } from "../bulk/exporter.ts";
 import { runCrawl } from "../crawl/crawl_run.ts";
 import { crawlOptions, crawlRequest, crawlSummaryText } from "./crawl_setup.ts";
-import { ExitCode, UsageError } from "../errors.ts";
+import { ExitCode, SmartFetchError, UsageError } from "../errors.ts";
+import { hydratedTypesIn, hydrationTable, runHydration } from "../hydrate/hydrate_run.ts";
+import { mimetypesOf } from "./hydrate.ts";
 import { Capabilities } from "../fhir/capability.ts";
 import { Messages } from "../log/events.ts";
 import { findNewPatients, writeDeletions } from "../workspace/deletions.ts";
@@ -38,7 +40,7 @@ import {
   runBulkExport,
 } from "./bulk_run.ts";
 import { checkManagedFolder, type ExportPlan, planExport } from "./export_plan.ts";
-import { checkHydrationTasks } from "./hydration_tasks.ts";
+import { checkHydrationTasks, hydrationHelp, wantsHelp } from "./hydration_tasks.ts";
 import { checkFhirUrl, openSession, type ServerFlags, type Session } from "./session.ts";
 
 /** The flags of `export`. */
@@ -60,7 +62,6 @@ export interface ExportFlags extends ServerFlags, SelectionFlags, BulkRunFlags {
 async function checkFlags(
   dir: string | undefined,
   flags: ExportFlags,
-  ctx: CommandContext,
 ): Promise<{ baseUrl: string; cohort: IdCohort | undefined }> {
   if (!dir) {
     throw new UsageError(
@@ -77,7 +78,7 @@ async function checkFlags(
   authKind(flags);
   levelOf(flags);
   if (flags.nickname !== undefined) checkNickname(flags.nickname);
-  checkHydrationTasks(flags.hydrationTasks, new Messages(ctx.reporter), flags.verbose ?? false);
+  checkHydrationTasks(flags.hydrationTasks);
   const cohort = await cohortFrom({
     idFile: flags.idFile ?? flags.mrnFile,
     idList: flags.idList,
@@ -103,11 +104,11 @@ export async function runExport(
   ctx: CommandContext,
 ): Promise<number> {
   if (checkTypes(flags.type, ctx.out) === "help") return ExitCode.Ok;
-  if (flags.hydrationTasks?.split(",").includes("help")) {
-    checkHydrationTasks(flags.hydrationTasks, new Messages(ctx.reporter), false, ctx.out);
+  if (wantsHelp(flags.hydrationTasks)) {
+    ctx.out(hydrationHelp());
     return ExitCode.Ok;
   }
-  const { baseUrl, cohort } = await checkFlags(dir, flags, ctx);
+  const { baseUrl, cohort } = await checkFlags(dir, flags);
   const out = dir!;
   const level = levelOf(flags);
   const group = level.kind === "group" ? level.id : null;
@@ -297,6 +298,33 @@ async function exportInto(dir: string, plan: ExportPlan, o: IntoOptions): Promis
       session,
       ctx,
     });
+  }
+
+  // Hydration on the new subfolder: notes inlined, referenced resources fetched, looping while
+  // new types appear. Failures are recorded; only ones a rerun can fix keep it unfinished.
+  const groups = checkHydrationTasks(flags.hydrationTasks);
+  if (groups.length) {
+    const hydrated = await runHydration({
+      dir: sub,
+      http: session.http,
+      gzip: flags.compression,
+      concurrency: flags.maxConnections,
+      reporter: ctx.reporter,
+      groups,
+      mimetypes: mimetypesOf(undefined),
+      maxAttachmentBytes: 50 * 1024 * 1024,
+    });
+    ctx.out(hydrationTable(hydrated));
+    // What the subfolder holds, whichever run fetched it (a resumed run may fetch nothing).
+    const types = await hydratedTypesIn(sub);
+    await store.update((m) => {
+      if (types.length) m.hydrated = types;
+    });
+    if (hydrated.transient) {
+      throw new SmartFetchError(
+        `${hydrated.transient} hydration download(s) failed after retries (see ${sub}/error/); rerun the same command to retry them.`,
+      );
+    }
   }
 
   ctx.reporter.emit({

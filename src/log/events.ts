@@ -5,6 +5,7 @@ export type Phase =
   | "connecting"
   | "cohort"
   | "crawling"
+  | "hydrating"
   | "kickoff"
   | "waiting"
   | "downloading"
@@ -46,6 +47,10 @@ export type ProgressEvent =
   | { type: "crawl-page"; resourceType: string; resources: number }
   /** A patient's searches of a type finished (or failed: retried by the next run). */
   | { type: "crawl-unit"; resourceType: string; resources: number; failed: boolean }
+  /** A hydration task starts (`detail` says what it reads and writes). */
+  | { type: "hydrate-task"; task: string; detail: string }
+  /** One attachment inlined or referenced resource downloaded (or not). */
+  | { type: "hydrate-target"; task: string; ok: boolean }
   /** A request is being retried. `what` is `METHOD <short url>`; `reason` names no URL. */
   | { type: "retry"; what: string; attempt: number; delayMs: number; reason: string }
   /** Nothing but failures for over a minute, since `sinceMs`, with `retries` retries so far. */

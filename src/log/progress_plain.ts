@@ -80,6 +80,10 @@ export class PlainReporter implements Reporter {
       case "crawl-planned":
       case "crawl-page":
       case "crawl-unit":
+      case "hydrate-target":
+        break;
+      case "hydrate-task":
+        this.#line(`Hydrating: ${event.task} (${event.detail})`);
         break;
     }
   }
@@ -101,7 +105,7 @@ export class PlainReporter implements Reporter {
     const phase = this.state.phase;
     const active = !this.#closed &&
       (phase === "waiting" || phase === "downloading" || phase === "crawling" ||
-        this.state.unreachable !== null);
+        phase === "hydrating" || this.state.unreachable !== null);
     if (!active) this.#stopTimer();
     else if (this.#timer === null) {
       const timer = setInterval(() => this.tick(), this.#intervalMs);
@@ -208,6 +212,8 @@ export function phaseText(state: ProgressState): string {
       return "Finding the cohort's patients";
     case "crawling":
       return detail ? `Crawling ${detail}` : "Crawling";
+    case "hydrating":
+      return detail ? `Hydrating: ${detail}` : "Hydrating";
     case "finishing":
       return "Finishing";
     case "done":
@@ -255,6 +261,10 @@ export function waitingParts(state: ProgressState, now: number): string[] {
 export function statusText(state: ProgressState, now: number): string | null {
   if (state.phase === "waiting") {
     return `Still waiting for the export: ${waitingParts(state, now).join("; ")}`;
+  }
+  if (state.phase === "hydrating" && state.hydrating) {
+    const h = state.hydrating;
+    return `Hydrating ${h.task}: ${formatCount(h.ok)} done, ${formatCount(h.failed)} failed`;
   }
   if (state.phase === "crawling" && state.crawl.active) {
     const away = unreachableText(state);

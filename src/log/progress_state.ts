@@ -74,6 +74,8 @@ export class ProgressState {
 
   /** A crawl's progress (empty unless the run crawls). */
   readonly crawl: CrawlProgress;
+  /** The hydration task under way and its counts, or null. */
+  hydrating: { task: string; detail: string; ok: number; failed: number } | null = null;
 
   constructor(private readonly clock: Clock) {
     this.crawl = new CrawlProgress(clock);
@@ -241,6 +243,12 @@ export class ProgressState {
       case "crawl-page":
       case "crawl-unit":
         this.crawl.apply(event);
+        break;
+      case "hydrate-task":
+        this.hydrating = { task: event.task, detail: event.detail, ok: 0, failed: 0 };
+        break;
+      case "hydrate-target":
+        if (this.hydrating) this.hydrating[event.ok ? "ok" : "failed"]++;
         break;
       case "message":
         break;

@@ -196,7 +196,12 @@ export function blockLines(state: ProgressState, now: number, spinner: string | 
     }
     lines.push(`  ${bar} ${parts.join(" · ")}`);
   }
-  if (state.crawl.active && (phase === "crawling" || phase === "finishing")) {
+  if (phase === "hydrating" && state.hydrating) {
+    const h = state.hydrating;
+    lines.push(
+      `  ${h.task} (${h.detail}): ${formatCount(h.ok)} done, ${formatCount(h.failed)} failed`,
+    );
+  } else if (state.crawl.active && (phase === "crawling" || phase === "finishing")) {
     lines.push(`  ${state.crawl.statusLine(now)}`);
     lines.push(...state.crawl.barLines());
   } else if (phase === "downloading" || phase === "finishing" || phase === "done") {

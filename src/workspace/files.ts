@@ -57,14 +57,23 @@ async function syncDir(path: string): Promise<void> {
   }
 }
 
-/** Writes a whole file atomically: temporary file, fsync, rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a whole file atomically: temporary file, fsync, rename (a reader sees the old file or
+ * the new one). `durable: false` skips the fsyncs, for caches a power cut may lose.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = options.durable ?? true;
   const temp = tempPathFor(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const file = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
   try {
     await writeAll(file, bytes);
-    await file.sync();
+    // A cache entry need not survive a power cut (it is fetched again): no fsync for it.
+    if (durable) await file.sync();
   } catch (err) {
     file.close();
     await Deno.remove(temp).catch(() => {});
@@ -72,7 +81,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
   file.close();
   await Deno.rename(temp, path);
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 /** Moves a finished temporary file into place and makes the rename durable. */

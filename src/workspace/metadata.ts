@@ -121,6 +121,8 @@ const outputSchema = z.looseObject({
   cancelled: z.string().optional(),
   /** Ours: the server stopped answering (for `status`); cleared once it answers again. */
   unreachable: z.object({ since: z.string(), retries: z.number() }).optional(),
+  /** Ours: types hydration wrote files of (`<Type>.referenced`, ...), for the links. */
+  hydrated: z.array(z.string()).optional(),
   /** Ours: a crawl's state (cohort, failures). */
   crawl: crawlStateSchema.optional(),
   /** Ours: the times `--since auto` resolved to, per type. */

@@ -16,6 +16,11 @@ function exportedType(sub: Subfolder, type: string): string[] | undefined {
   return [...(md.filters[type] ?? [])].sort();
 }
 
+/** True when hydration wrote files of `type` in the subfolder (Practitioner.referenced, ...). */
+function hydratedType(sub: Subfolder, type: string): boolean {
+  return sub.metadata?.hydrated?.includes(type) ?? false;
+}
+
 /**
  * The subfolders whose files of `type` are active, oldest first. Walking from the newest: a
  * folder is skipped when a newer full (non-since) export with the same filters replaced it;
@@ -28,7 +33,11 @@ export function activeSubfolders(subs: readonly Subfolder[], type: string): Subf
   const active: Subfolder[] = [];
   for (const sub of [...subs].reverse()) {
     const filters = exportedType(sub, type);
-    if (!filters) continue;
+    if (!filters) {
+      // Hydrated only: what the data referenced then. It adds to the links, never replaces.
+      if (hydratedType(sub, type)) active.push(sub);
+      continue;
+    }
     const key = JSON.stringify(filters);
     if (replaced.has(key)) continue;
     active.push(sub);
