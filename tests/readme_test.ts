@@ -20,7 +20,11 @@ const COMMANDS = [
   "reset-symlinks",
   "hydrate",
   "inline",
+  "cohort",
 ];
+
+/** The help a command's flags come from: `cohort`'s flags are those of `cohort split`. */
+const HELP_OF: Record<string, string[]> = { cohort: ["cohort", "split"] };
 
 /** `smart-fetch ...` command lines from the sh blocks of `text` (continuations joined). */
 function commandLines(text: string): string[][] {
@@ -84,7 +88,7 @@ function flagProblems(text: string, sets: FlagSets): string[] {
 
 async function flagSets(): Promise<FlagSets> {
   const byCommand = new Map<string, Set<string>>();
-  for (const c of COMMANDS) byCommand.set(c, definedFlags(await helpOf([c])));
+  for (const c of COMMANDS) byCommand.set(c, definedFlags(await helpOf(HELP_OF[c] ?? [c])));
   return { root: definedFlags(await helpOf([])), byCommand };
 }
 

@@ -161,6 +161,18 @@ Deno.test("status of every kind of folder: table and JSON agree, and say what to
     assert.equal(parsed.folders[18].live, true);
     assert.equal(parsed.folders[18].holder.pid, Deno.pid);
 
+    // --unfinished: the sbatch --array list of every folder not complete, the missing one too,
+    // but not the one a live run holds; a folder that is no export folder is a mistake.
+    const all21 = Array.from({ length: 21 }, (_, i) => dir(i));
+    const todo = await runCli(["status", "--unfinished", ...all21], { clock });
+    assert.equal(todo.code, 0, todo.stderr);
+    assert.equal(todo.stdout, "12-17,19-20\n");
+    const unrelated = await runCli(["status", "--unfinished", ...all21, dir(21)], { clock });
+    assert.equal(unrelated.code, 2);
+    assert.match(unrelated.stderr, /MRN-021 is not an export folder/);
+    const done = await runCli(["status", "--unfinished", dir(0), dir(1)], { clock });
+    assert.equal(done.stdout, "\n");
+
     // A quoted glob the shell did not expand: MRN-010 to MRN-019.
     const glob = await runCli(["status", join(root, "MRN-01*")], { clock });
     assert.equal(glob.code, 0);

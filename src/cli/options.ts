@@ -5,7 +5,7 @@
  */
 
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { checkSince, collect, intParser, parseDuration } from "./parsers.ts";
+import { checkSince, collect, intParser, parseDuration, parseRate } from "./parsers.ts";
 
 /** `--basic-passwd` -> `SMART_FETCH_BASIC_PASSWD`. */
 export function envName(flag: string): string {
@@ -23,6 +23,14 @@ export function addServerOptions(cmd: Command): Command {
     .addOption(
       withEnv(new Option("--max-connections <n>", "requests in flight at once, downloads included"))
         .argParser(intParser(1, 64)).default(5),
+    )
+    .addOption(
+      withEnv(
+        new Option(
+          "--max-requests-per-second <n>",
+          "start at most this many requests a second (retries and token requests count)",
+        ),
+      ).argParser(parseRate),
     )
     .addOption(
       withEnv(

@@ -13,6 +13,15 @@ export function intParser(min: number, max: number): (value: string) => number {
   };
 }
 
+/** A rate in requests per second: a positive number such as `5` or `0.5`. */
+export function parseRate(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(n > 0) || n > 100_000) {
+    throw new InvalidArgumentError(`Expected requests per second, such as 5 or 0.5.`);
+  }
+  return n;
+}
+
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration such as `90s`, `15m`, `12h`, `30d` (a bare number is seconds), in ms. */

@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { type BulkFlags, runBulk } from "../commands/bulk.ts";
 import { type BundleFlags, runBundle } from "../commands/bundle.ts";
+import { type CohortSplitFlags, parseGroupSize, runCohortSplit } from "../commands/cohort.ts";
 import type { CommandContext } from "../commands/bulk_run.ts";
 import { type CrawlCommandFlags, runCrawlCommand } from "../commands/crawl.ts";
 import { type ExportFlags, runExport } from "../commands/export.ts";
@@ -412,6 +413,39 @@ function inlineCommand(pc: ProgramContext): Command {
   return inline;
 }
 
+const COHORT_EXAMPLES = `
+Examples:
+  $ smart-fetch cohort split mrns.csv --size 10000 --into groups
+  Next quarter, with the new list (groups keep their MRNs; new MRNs go in new groups):
+  $ smart-fetch cohort split mrns-2027q1.csv --size 10000 --into groups
+
+Group files are text, one ID per line, named <prefix>000, <prefix>001, ...: give one to
+export --id-file. MRNs that left the list are removed from their group, so its next export
+reports them deleted. Groups are never renumbered. Needs no server.
+`;
+
+function cohortCommand(pc: ProgramContext): Command {
+  const cohort = command(pc, "cohort", "manage cohorts of patient IDs (see: cohort split)");
+  const split = command(
+    pc,
+    "split",
+    "split an MRN list into numbered group files, stable across refreshes",
+  )
+    .argument("[mrn-file]", "text file (one ID per line) or CSV with an id or mrn column")
+    .usage("[options] <mrn-file> --size <n> --into <dir>")
+    .addHelpText("after", COHORT_EXAMPLES);
+  split.addOption(
+    new Option("--size <n>", "most IDs in a new group").argParser(parseGroupSize).default(10000),
+  );
+  split.addOption(new Option("--into <dir>", "the folder of group files (created if missing)"));
+  split.addOption(new Option("--prefix <text>", "group file name prefix").default("MRN-"));
+  split.addOption(new Option("--dry-run", "print what would change, write nothing"));
+  addCommonOptions(split);
+  act<CohortSplitFlags & { verbose?: boolean }>(pc, split, runCohortSplit);
+  cohort.addCommand(split);
+  return cohort;
+}
+
 function resetSymlinksCommand(pc: ProgramContext): Command {
   const reset = command(
     pc,
@@ -429,7 +463,13 @@ function statusCommand(pc: ProgramContext): Command {
   const status = command(pc, "status", "show where many export folders stand (reads metadata only)")
     .argument("[dirs...]", "managed or output folders (shell globs welcome)")
     .usage("[options] <dirs...>")
-    .addOption(new Option("--json", "print JSON for scripts"));
+    .addOption(new Option("--json", "print JSON for scripts"))
+    .addOption(
+      new Option(
+        "--unfinished",
+        "print only the numbers of the folders not complete, as a list for sbatch --array",
+      ).conflicts("json"),
+    );
   addCommonOptions(status);
   status.action(
     async (dirs: string[], flags: StatusFlags & { verbose?: boolean }, self: Command) => {
@@ -459,6 +499,7 @@ export function buildProgram(pc: ProgramContext): Command {
   program.addCommand(hydrateCommand(pc));
   program.addCommand(inlineCommand(pc));
   program.addCommand(statusCommand(pc));
+  program.addCommand(cohortCommand(pc));
   program.addCommand(resetSymlinksCommand(pc));
   // --config FILE for every subcommand above, and any added later (see config_file.ts).
   installConfig(program);

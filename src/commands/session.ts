@@ -12,6 +12,8 @@ import { Messages, type Reporter } from "../log/events.ts";
 export interface ServerFlags extends AuthOptions {
   fhirUrl?: string | undefined;
   maxConnections: number;
+  /** `--max-requests-per-second`, when given. */
+  maxRequestsPerSecond?: number | undefined;
   requestTimeout: number;
   maxRetryWait: number;
   bulkSmartClientId?: string | undefined;
@@ -139,6 +141,7 @@ export async function openSession(flags: ServerFlags, context: SessionContext): 
     baseUrl,
     clock: context.clock,
     maxConnections: flags.maxConnections,
+    maxRequestsPerSecond: flags.maxRequestsPerSecond,
     requestTimeoutMs: flags.requestTimeout,
     maxRetryAfterMs: flags.maxRetryWait,
     signal: context.signal,

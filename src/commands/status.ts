@@ -1,6 +1,7 @@
 /** `smart-fetch status DIR...`: where many export folders stand, at a glance or as JSON. */
 
 import { basename, dirname, join } from "node:path";
+import { arraySpec } from "../cohort/split.ts";
 import { ExitCode, UsageError } from "../errors.ts";
 import { formatDuration } from "../log/time_format.ts";
 import { type FolderStatus, folderStatus } from "../workspace/folder_status.ts";
@@ -9,6 +10,8 @@ import type { CommandContext } from "./bulk_run.ts";
 /** The flags of `status`. */
 export interface StatusFlags {
   json?: boolean | undefined;
+  /** Print the array indexes of the folders that are not complete, for `sbatch --array`. */
+  unfinished?: boolean | undefined;
 }
 
 /** Expands a glob the shell left alone (`'out/MRN-*'`): `*`, `?` and `[...]` in the last part. */
@@ -89,6 +92,10 @@ export async function runStatus(
     all.push(...await Promise.all(paths.slice(i, i + 16).map((p) => folderStatus(p))));
   }
   const now = ctx.clock.now();
+  if (flags.unfinished) {
+    ctx.out(unfinishedSpec(all) + "\n");
+    return ExitCode.Ok;
+  }
   if (flags.json) {
     const n = (s: FolderStatus["state"]) => all.filter((f) => f.state === s).length;
     ctx.out(
@@ -145,6 +152,33 @@ export async function runStatus(
   }
   ctx.out(table(rows) + summaryLine(all) + "\n");
   return exitCode(all);
+}
+
+/**
+ * The `--array` list of the folders to run again: every one not complete (a missing folder too:
+ * its task never started) and not held by a live run. The index is the number that ends the
+ * folder's name, as `cohort split` names groups (`MRN-007` is task 7).
+ */
+export function unfinishedSpec(all: readonly FolderStatus[]): string {
+  const todo: number[] = [];
+  for (const f of all) {
+    if (f.state === "complete" || f.live) continue;
+    if (f.state === "not an export folder") {
+      throw new UsageError(
+        `${f.path} is not an export folder${
+          f.note ? ` (${f.note})` : ""
+        }: give the group folders, such as <root>/MRN-*.`,
+      );
+    }
+    const m = /(\d+)$/.exec(basename(f.path));
+    if (!m) {
+      throw new UsageError(
+        `Folder ${f.path} is ${f.state}, but its name ends in no number to give sbatch --array; name group folders like MRN-007.`,
+      );
+    }
+    todo.push(Number(m[1]));
+  }
+  return arraySpec(todo);
 }
 
 /** A path that is missing or no export folder is a mistake in the command: exit 2. */

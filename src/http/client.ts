@@ -8,7 +8,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { AuthError, ServerError, TransientError } from "../errors.ts";
 import { bodyText, isTransientOutcome } from "../fhir/operation_outcome.ts";
 import { consumeBody, readErrorBody, readText } from "./body.ts";
-import { OriginThrottle, Semaphore } from "./limiter.ts";
+import { OriginThrottle, RateLimiter, Semaphore } from "./limiter.ts";
 import { backoffDelay, parseRetryAfter } from "./retry_after.ts";
 import { shortUrl } from "./short_url.ts";
 import {
@@ -37,6 +37,7 @@ export class HttpClient {
   #auth: Authorizer;
   readonly #slots: Semaphore;
   readonly #throttle: OriginThrottle;
+  readonly #rate: RateLimiter | undefined;
   readonly #timeoutMs: number;
   readonly #maxRetryAfterMs: number;
   readonly #retry: RetryPolicy;
@@ -57,6 +58,9 @@ export class HttpClient {
     this.clock = options.clock ?? systemClock;
     this.#slots = new Semaphore(options.maxConnections ?? 5);
     this.#throttle = new OriginThrottle(this.clock);
+    this.#rate = options.maxRequestsPerSecond
+      ? new RateLimiter(options.maxRequestsPerSecond, this.clock)
+      : undefined;
     this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -262,6 +266,8 @@ export class HttpClient {
     const fetchSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     try {
       for (let hop = 0;; hop++) {
+        // Every try and every redirect hop is a request: each waits for its turn.
+        await this.#rate?.take(signal);
         const sameOrigin = current.origin === this.#origin;
         const headers: Record<string, string> = {
           ...(sameOrigin ? this.#headers : {}),

@@ -1,4 +1,4 @@
-/** The shared connection cap and the per-server slow-down after a 429. */
+/** The shared connection cap, the per-process request rate cap, and the slow-down after a 429. */
 
 import type { Clock } from "../clock.ts";
 
@@ -74,5 +74,25 @@ export class OriginThrottle {
       await this.clock.sleep(left, signal);
       waited += left;
     }
+  }
+}
+
+/**
+ * Spaces request starts evenly, so that at most `perSecond` start in any second: a ceiling IT can
+ * set per job (40 jobs at 5 per second never send more than 200 per second in all).
+ */
+export class RateLimiter {
+  readonly #intervalMs: number;
+  #next = -Infinity;
+  constructor(readonly perSecond: number, private readonly clock: Clock) {
+    this.#intervalMs = 1000 / perSecond;
+  }
+
+  /** Waits for this request's turn. */
+  async take(signal?: AbortSignal): Promise<void> {
+    const now = this.clock.now();
+    const at = Math.max(now, this.#next);
+    this.#next = at + this.#intervalMs;
+    if (at > now) await this.clock.sleep(at - now, signal);
   }
 }

@@ -73,6 +73,8 @@ export interface HttpClientOptions {
   clock?: Clock;
   /** Requests in flight at once, downloads included. @default 5 */
   maxConnections?: number;
+  /** Most requests started per second (retries, redirects and token requests count). @default no cap */
+  maxRequestsPerSecond?: number | undefined;
   /** Ms to wait for response headers, and the longest pause while reading a body. @default 300000 */
   requestTimeoutMs?: number;
   /** Cap on any wait a server asks for with Retry-After (one EHR asked for hours). @default 300000 */
