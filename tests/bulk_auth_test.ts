@@ -233,3 +233,39 @@ Deno.test("a token the server expires early gets one 401, one new token, and the
   assert.equal(rows.filter((row) => row.eventId === "status_error").length, 0);
   assert.match(r.stderr, /401/);
 });
+
+Deno.test("the token request never waits for a connection: every connection busy, one of them", async () => {
+  // Crawl searches fill every connection at once and each waits for the token; the token request
+  // must not queue behind them (it did: the run hung with no request sent).
+  const clock = new FakeClock();
+  await using server = await smartServer(publicJwks("rs384.public.jwks.json"), { patients: 4 }, 60);
+  await using out = await tempDir();
+  const ids = ["pat-0001", "pat-0002", "pat-0003", "pat-0004"].join(",");
+  for (const connections of ["1", "2"]) {
+    const run = runCli([
+      "crawl",
+      "--fhir-url",
+      server.baseUrl,
+      "--type",
+      "Patient,Condition,Observation",
+      "--smart-client-id",
+      CLIENT,
+      "--smart-key",
+      keyPath("rs384.private.jwks.json"),
+      "--max-connections",
+      connections,
+      "--id-list",
+      ids,
+      join(out.path, `c${connections}`),
+    ], { clock });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((
+      resolve,
+    ) => (timer = setTimeout(() => resolve("hung"), 30_000)));
+    const r = await Promise.race([run, hung]);
+    clearTimeout(timer);
+    assert.notEqual(r, "hung", `--max-connections ${connections}: the crawl hung`);
+    if (r !== "hung") assert.equal(r.code, 0, r.stderr);
+  }
+  assert.ok(requestsOf(server, "token").length >= 1);
+});

@@ -84,6 +84,8 @@ export class SmartAuth implements Authorizer {
       result = await http.request(tokenUrl, {
         method: "POST",
         auth: false,
+        // Requests holding every connection wait for this token: it must not wait for them.
+        uncapped: true,
         headers: {
           "Accept": "application/json",
           "Content-Type": "application/x-www-form-urlencoded",

@@ -258,7 +258,7 @@ export class HttpClient {
     let release: () => void;
     for (;;) {
       await this.#throttle.wait(current.origin, signal);
-      release = await this.#slots.acquire(signal);
+      release = options.uncapped ? () => {} : await this.#slots.acquire(signal);
       if (!this.#throttle.paused(current.origin)) break;
       release();
     }

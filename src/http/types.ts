@@ -125,5 +125,10 @@ export interface RequestOptions {
    * any failure while reading is retried.
    */
   streaming?: boolean;
+  /**
+   * Not counted against the connection cap: the token request, which requests holding every
+   * connection may be waiting for (counting it would deadlock them). @default false
+   */
+  uncapped?: boolean;
   signal?: AbortSignal;
 }
