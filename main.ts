@@ -10,6 +10,7 @@ import type { CommandContext } from "./src/commands/bulk_run.ts";
 import { ExitCode, SmartFetchError } from "./src/errors.ts";
 import type { Reporter } from "./src/log/events.ts";
 import { createReporter } from "./src/log/reporter.ts";
+import { isVerifyWorker, serveFileChecks } from "./src/verify/worker_serve.ts";
 import { removeHeldLocksSync } from "./src/workspace/lock.ts";
 
 /** What main needs from the outside world; tests pass their own. */
@@ -132,7 +133,10 @@ export async function main(argv: string[], ctx: MainContext = defaultContext()):
   }
 }
 
-if (import.meta.main) {
+if (import.meta.main && isVerifyWorker()) {
+  // `verify`'s pool started the program itself in a worker (the bundle and the binary).
+  serveFileChecks();
+} else if (import.meta.main) {
   // Every write is crash-safe, so an interruption needs no clean-up: say so and stop at once.
   // The folder lock is an OS lock and goes with the process.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

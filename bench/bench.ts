@@ -9,6 +9,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { measure } from "./measure.ts";
 import { shippedV8Flags } from "./v8_flags.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -16,41 +17,6 @@ const files = Number(Deno.env.get("BENCH_FILES") ?? 10);
 const mbPerFile = Number(Deno.env.get("BENCH_MB_PER_FILE") ?? 110);
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 5);
 const deno = Deno.execPath();
-
-/** Runs a command, sampling its peak RSS (VmHWM) until it exits. */
-async function measure(
-  args: string[],
-  cwd = root,
-): Promise<{ ms: number; peakRssMb: number; stdout: string; stderr: string; code: number }> {
-  const started = performance.now();
-  const child = new Deno.Command(deno, {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (kb > peakKb) peakKb = kb;
-    } catch {
-      // Exited.
-    }
-  }, 20);
-  const out = await child.output();
-  clearInterval(sampler);
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return {
-    ms: performance.now() - started,
-    peakRssMb: peakKb / 1024,
-    stdout: decode(out.stdout),
-    stderr: decode(out.stderr),
-    code: out.code,
-  };
-}
 
 async function du(dir: string): Promise<number> {
   let total = 0;

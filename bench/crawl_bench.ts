@@ -13,47 +13,13 @@
  * BENCH_MEMORY_PATIENTS (default 10000).
  */
 
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { FakeFhirServer, type FakeServerOptions } from "../tests/fake_server/mod.ts";
-import { shippedV8Flags } from "./v8_flags.ts";
+import { measure, smartFetchArgs } from "./measure.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const deno = Deno.execPath();
 const PATIENTS = Number(Deno.env.get("BENCH_CRAWL_PATIENTS") ?? 300);
 const MEMORY_PATIENTS = Number(Deno.env.get("BENCH_MEMORY_PATIENTS") ?? 10_000);
 const CONNECTIONS = 5;
-
-/** Runs smart-fetch, sampling its peak RSS. */
-async function measure(
-  args: string[],
-): Promise<{ ms: number; peakRssMb: number; code: number; stderr: string }> {
-  const started = performance.now();
-  const child = new Deno.Command(deno, {
-    args: ["run", "-A", ...shippedV8Flags(), join(root, "main.ts"), ...args],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-    } catch {
-      // Exited.
-    }
-  }, 50);
-  const out = await child.output();
-  clearInterval(sampler);
-  return {
-    ms: performance.now() - started,
-    peakRssMb: peakKb / 1024,
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 const pid = (n: number, width: number) => `pat-${String(n).padStart(width, "0")}`;
 const mrn = (n: number, width: number) => `MRN${String(n).padStart(width, "0")}`;
@@ -69,7 +35,7 @@ async function crawlRun(options: FakeServerOptions, patients: number, extra: str
       ids,
       Array.from({ length: patients }, (_, i) => pid(i + 1, width)).join("\n"),
     );
-    const run = await measure([
+    const run = await measure(smartFetchArgs(
       "crawl",
       "--fhir-url",
       server.baseUrl,
@@ -79,7 +45,7 @@ async function crawlRun(options: FakeServerOptions, patients: number, extra: str
       ids,
       ...extra,
       join(work, "out"),
-    ]);
+    ));
     if (run.code !== 0) throw new Error(`crawl failed: ${run.stderr}`);
     const delayed = server.requests.filter((r) => r.kind === "search" || r.kind === "read");
     const lat = (r: { latencyMs?: number }) => r.latencyMs ?? 0;
@@ -124,7 +90,7 @@ async function resolution(n: number, identifierOr: boolean) {
       ids,
       Array.from({ length: n }, (_, i) => mrn(i + 1, width)).join("\n"),
     );
-    const run = await measure([
+    const run = await measure(smartFetchArgs(
       "crawl",
       "--fhir-url",
       server.baseUrl,
@@ -135,7 +101,7 @@ async function resolution(n: number, identifierOr: boolean) {
       "--id-file",
       ids,
       join(work, "out"),
-    ]);
+    ));
     if (run.code !== 0) throw new Error(`resolution failed: ${run.stderr}`);
     const searches = server.requests.filter((r) => r.kind === "search");
     const start = Math.min(...searches.map((r) => r.time));

@@ -7,37 +7,19 @@
  * Environment: BENCH_INLINE_NOTES (default 600), BENCH_INLINE_MB (default 500).
  */
 
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { FakeFhirServer } from "../tests/fake_server/mod.ts";
-import { shippedV8Flags } from "./v8_flags.ts";
+import { measure, smartFetchArgs } from "./measure.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const NOTES = Number(Deno.env.get("BENCH_INLINE_NOTES") ?? 600);
 const FILE_MB = Number(Deno.env.get("BENCH_INLINE_MB") ?? 500);
 const CONNECTIONS = 5;
 
-async function measure(args: string[]) {
-  const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...shippedV8Flags(), join(root, "main.ts"), ...args],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-    } catch {
-      // Exited.
-    }
-  }, 50);
-  const out = await child.output();
-  clearInterval(sampler);
-  if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
-  return { ms: performance.now() - started, peakRssMb: peakKb / 1024 };
+/** Runs smart-fetch, measured; it must succeed. */
+async function measured(args: string[]) {
+  const run = await measure(smartFetchArgs(...args));
+  if (run.code !== 0) throw new Error(run.stderr);
+  return run;
 }
 
 function note(i: number, binary: string, inline: string | undefined) {
@@ -69,7 +51,7 @@ try {
     Array.from({ length: NOTES }, (_, i) => note(i, binary, undefined)).join("\n") + "\n",
   );
   const before = server.requests.length;
-  await measure(["inline", "--fhir-url", server.baseUrl, dir]);
+  await measured(["inline", "--fhir-url", server.baseUrl, dir]);
   const binaries = server.requests.slice(before).filter((r) => r.kind === "binary");
   const start = Math.min(...binaries.map((r) => r.time));
   const end = Math.max(...binaries.map((r) => r.answered ?? r.time + 25));
@@ -101,7 +83,7 @@ try {
   }
   file.close();
   server.clearFaults();
-  const run = await measure(["inline", "--fhir-url", server.baseUrl, big]);
+  const run = await measured(["inline", "--fhir-url", server.baseUrl, big]);
   console.log(
     `inline of a ${(bytes / 1e6).toFixed(0)} MB DocumentReference file: ${
       (run.ms / 1000).toFixed(1)

@@ -2,7 +2,7 @@
  * `deno task demo`: the first run for a new user with no EHR at hand. Starts the test FHIR server
  * (SMART Backend Services auth, synthetic patients), exports two patient Groups into managed
  * folders under ./demo-output the way a hospital's shell loop does, shows what was written, and
- * ends with `smart-fetch status`.
+ * ends with `smart-fetch status` and `smart-fetch verify`.
  */
 
 import { join } from "node:path";
@@ -79,6 +79,12 @@ console.log(
 
 console.log(`$ smart-fetch status ${OUT}/even ${OUT}/odd ${OUT}/next-group`);
 await main(["status", join(OUT, "even"), join(OUT, "odd"), join(OUT, "next-group")], ctx);
+console.log(`\n$ smart-fetch verify ${OUT}/even ${OUT}/odd`);
+const verified = await main(["verify", join(OUT, "even"), join(OUT, "odd")], ctx);
+if (verified !== 0) {
+  console.error(`The demo's folders did not verify (exit code ${verified}).`);
+  Deno.exit(verified);
+}
 console.log(`
 Rerunning an export resumes it after any interruption, and does nothing once it is complete.
 Point Cumulus ETL at one subfolder, such as ./${folder}, or look inside a file:

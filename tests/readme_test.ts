@@ -17,6 +17,7 @@ const COMMANDS = [
   "single",
   "bundle",
   "status",
+  "verify",
   "reset-symlinks",
   "hydrate",
   "inline",

@@ -17,6 +17,8 @@ import { HYDRATION_TASKS } from "../commands/hydration_tasks.ts";
 import { runResetSymlinks } from "../commands/reset_symlinks.ts";
 import { runSingle, type SingleFlags } from "../commands/single.ts";
 import { runStatus, type StatusFlags } from "../commands/status.ts";
+import { runVerify, type VerifyFlags } from "../commands/verify.ts";
+import { PROBLEM_CODES } from "../verify/problems.ts";
 import { VERSION } from "../version.ts";
 import { installConfig, withoutConfig } from "./config_file.ts";
 import {
@@ -480,6 +482,62 @@ function statusCommand(pc: ProgramContext): Command {
   return status;
 }
 
+/** The problem codes, wrapped, for `verify --help`. */
+function problemCodeList(width = 76): string {
+  const lines = [""];
+  for (const code of Object.keys(PROBLEM_CODES)) {
+    const last = lines.length - 1;
+    if (lines[last]!.length + code.length + 2 > width) lines.push("");
+    lines[lines.length - 1] += (lines[lines.length - 1] ? ", " : "  ") + code;
+  }
+  return lines.join("\n");
+}
+
+const VERIFY_EXAMPLES = `
+Examples:
+  $ smart-fetch verify /output/root/cohort1
+  $ smart-fetch verify /output/root/*
+  $ smart-fetch verify --json ./out | jq '.folders[] | select(.ok | not) | .path'
+
+Checks, without the network, what Cumulus ETL will read: every data file decompresses
+fully, every line is a JSON object of its file's type with an id, ids are unique per type
+in each export, counts match log.ndjson and the manifest, no temporary file is left, links
+lead to files of their type, log.ndjson has what the ETL needs, deleted/ holds DELETE
+transaction Bundles, and base names are unique for the ETL's flat copy. A managed folder's
+numbered subfolders are each checked as the export the ETL is pointed at. Blank lines are
+skipped, as the ETL does. One line per problem: <file>:<line>: <what is wrong> [code]
+(at most 20 per file, then "and N more"), then a summary line.
+
+--json prints {"ok", "folders": [{"path", "kind", "ok", "files", "resources", "bytes",
+"problemCount", "problems": [{"file", "line"?, "code", "message", "count"?}]}], "summary"}.
+
+Problem codes:
+${problemCodeList()}
+
+Exit codes: 0 every folder is whole; 1 problems were found; 2 a folder is missing or is
+not an export folder (nothing was checked).
+`;
+
+function verifyCommand(pc: ProgramContext): Command {
+  const verify = command(
+    pc,
+    "verify",
+    "check, offline, that export folders are whole and read right by Cumulus ETL",
+  )
+    .argument("[dirs...]", "managed or output folders")
+    .usage("[options] <dirs...>")
+    .addOption(new Option("--json", "print one JSON document for scripts"))
+    .addHelpText("after", VERIFY_EXAMPLES);
+  addCommonOptions(verify);
+  verify.action(
+    async (dirs: string[], flags: VerifyFlags & { verbose?: boolean }, self: Command) => {
+      const verbose = !!(flags.verbose || self.parent?.opts().verbose);
+      pc.setExitCode(await runVerify(dirs, flags, pc.context(verbose)));
+    },
+  );
+  return verify;
+}
+
 /** Builds the commander program. */
 export function buildProgram(pc: ProgramContext): Command {
   const program = new Command("smart-fetch")
@@ -499,6 +557,7 @@ export function buildProgram(pc: ProgramContext): Command {
   program.addCommand(hydrateCommand(pc));
   program.addCommand(inlineCommand(pc));
   program.addCommand(statusCommand(pc));
+  program.addCommand(verifyCommand(pc));
   program.addCommand(cohortCommand(pc));
   program.addCommand(resetSymlinksCommand(pc));
   // --config FILE for every subcommand above, and any added later (see config_file.ts).

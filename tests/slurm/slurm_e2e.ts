@@ -2,8 +2,8 @@
  * The Slurm workflow of the README on a real single-node Slurm: `cohort split` an MRN list into
  * groups, submit `examples/slurm/export-groups.sbatch` as a job array against the fake FHIR
  * server (SMART auth, credentials only in the config file), `scancel` one task mid-run, resubmit
- * what `status --unfinished` lists, and check every group is complete, `status` says so, and the
- * data equals a run of the same groups without Slurm.
+ * what `status --unfinished` lists, and check every group is complete, `status` and `verify` say
+ * so, and the data equals a run of the same groups without Slurm.
  *
  * Not picked up by `deno task test` (it installs Debian packages and starts daemons as root):
  * `.ci/run` runs it with `deno task test:slurm`. Where Slurm cannot run (no apt-get, not root,
@@ -186,6 +186,11 @@ Deno.test({
       }
       const unfinished = await sf(["status", "--unfinished", ...folders]);
       assert.equal(unfinished.stdout, "\n");
+      // The README's step 5: verify finds every group whole, the cancelled and resumed one too.
+      const verified = await sf(["verify", ...folders]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      assert.match(verified.stdout, new RegExp(`^verify: all ${GROUPS} folders are whole; `));
+      console.log(verified.stdout.trim());
       lap("all groups complete and equal to the reference");
       passed = true;
     } finally {
