@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { FakeClock } from "../src/clock.ts";
+import { Rate } from "../src/log/crawl_progress.ts";
 import type { ProgressEvent, Reporter } from "../src/log/events.ts";
 import { PlainReporter } from "../src/log/progress_plain.ts";
 import { ProgressState } from "../src/log/progress_state.ts";
@@ -458,4 +459,17 @@ Deno.test("a crawl's plain line: patients done of total, requests/s, resources/s
     "  Condition   █████░░░░░ 500/1,000 patients · 0 resources",
     "  Observation ████░░░░░░ 400/1,000 patients · 4,000 resources · 2 failed",
   ]);
+});
+
+Deno.test("a rate holds a sample per second of its window, not one per event", () => {
+  const rate = new Rate();
+  // 5,000 events a second for two minutes, as a fast crawl sends.
+  const start = 1_767_225_600_000;
+  for (let i = 0; i < 600_000; i++) rate.add(start + i / 5, 1);
+  const now = start + 120_000;
+  assert.ok(rate.samples <= 33, `${rate.samples} samples`);
+  assert.ok(Math.abs(rate.perSecond(now) - 5000) < 200, `${rate.perSecond(now)}/s`);
+  // Quiet for a while: the rate falls as the window moves on.
+  rate.add(now + 15_000, 1);
+  assert.ok(rate.perSecond(now + 15_000) < 2700, `${rate.perSecond(now + 15_000)}/s`);
 });

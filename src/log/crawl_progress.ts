@@ -19,17 +19,31 @@ export interface CrawlTypeProgress {
   resources: number;
 }
 
-/** Counts something over a moving window, for a rate per second. */
-class Rate {
+/**
+ * Counts something over a moving window, for a rate per second. It keeps the running total at
+ * most once per second, so a fast crawl (thousands of events a second) holds a few dozen samples,
+ * not one per event: those made the heap grow with the crawl and slowed it down.
+ */
+export class Rate {
   #samples: { t: number; n: number }[] = [];
   #total = 0;
   add(now: number, n: number): void {
     this.#total += n;
+    const last = this.#samples.at(-1);
+    if (last && this.#samples.length > 1 && Math.floor(last.t / 1000) === Math.floor(now / 1000)) {
+      last.n = this.#total;
+      return;
+    }
     this.#samples.push({ t: now, n: this.#total });
     while (this.#samples.length > 2 && this.#samples[1]!.t <= now - WINDOW_MS) {
       this.#samples.shift();
     }
   }
+  /** Samples held (at most one per second of the window, and two more). */
+  get samples(): number {
+    return this.#samples.length;
+  }
+
   perSecond(now: number): number {
     const first = this.#samples[0];
     if (!first) return 0;
