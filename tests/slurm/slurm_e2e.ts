@@ -225,7 +225,7 @@ async function installProgram(tmp: string): Promise<string> {
   await Deno.mkdir(dirname(bin));
   await Deno.writeTextFile(
     bin,
-    `#!/bin/sh\nexec "${Deno.execPath()}" run -A --v8-flags=--max-semi-space-size=2 "${js}" "$@"\n`,
+    `#!/bin/sh\nexec "${Deno.execPath()}" run -A --v8-flags=--max-semi-space-size=2,--heap-growing-percent=50 "${js}" "$@"\n`,
     { mode: 0o755 },
   );
   return bin;
