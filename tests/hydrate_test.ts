@@ -63,6 +63,20 @@ Deno.test("inline: every edge case, exact fields, failures recorded, other rows 
       },
     },
   });
+  // And one the same, but labelled as the note asked for (the body gives it away).
+  server.addFault({
+    target: "binary",
+    pathIncludes: "/Binary/oo-plain",
+    fault: {
+      kind: "status",
+      status: 200,
+      contentType: "text/plain; charset=utf-8",
+      body: {
+        resourceType: "OperationOutcome",
+        issue: [{ severity: "error", code: "processing" }],
+      },
+    },
+  });
   server.addFault({
     target: "binary",
     pathIncludes: "/Binary/wrong-type",
@@ -81,6 +95,7 @@ Deno.test("inline: every edge case, exact fields, failures recorded, other rows 
     doc("no-type", [{ url: `Binary/${text.id}` }]),
     doc("pdf", [{ contentType: "application/pdf", url: `Binary/${pdf.id}` }]),
     doc("oo", [{ contentType: "text/plain", url: "Binary/oo-note" }]),
+    doc("oo-plain", [{ contentType: "text/plain", url: "Binary/oo-plain" }]),
     doc("missing", [{ contentType: "text/plain", url: "Binary/nope" }]),
     doc("wrong", [{ contentType: "text/html", url: "Binary/wrong-type" }]),
     doc("elsewhere", [{
@@ -123,7 +138,19 @@ Deno.test("inline: every edge case, exact fields, failures recorded, other rows 
   assert.deepEqual(server.violations, [], "no token sent to another origin");
   // Untouched rows are byte-identical.
   const fileText = await Deno.readTextFile(join(dir, "DocumentReference.001.ndjson"));
-  for (const id of ["has-data", "no-url", "no-type", "pdf", "oo", "missing", "wrong", "odd"]) {
+  for (
+    const id of [
+      "has-data",
+      "no-url",
+      "no-type",
+      "pdf",
+      "oo",
+      "oo-plain",
+      "missing",
+      "wrong",
+      "odd",
+    ]
+  ) {
     const original = lines.find((l) => l.includes(`"id":"${id}"`))!;
     assert.ok(fileText.includes(original), `${id} is unchanged`);
   }
@@ -133,16 +160,27 @@ Deno.test("inline: every edge case, exact fields, failures recorded, other rows 
   const accepts = requestsOf(server, "binary").map((q) => q.headers["accept"]);
   assert.ok(accepts.includes("text/plain") && accepts.includes("text/html"));
   // Failures: recorded in error/ naming the resource and the url, and counted.
-  const outcomes = JSON.stringify(
-    await readResources(join(dir, "error", "OperationOutcome.ndjson.gz")),
-  );
-  assert.match(outcomes, /DocumentReference\/oo attachment Binary\/oo-note: .*OperationOutcome/);
-  assert.match(outcomes, /DocumentReference\/missing attachment Binary\/nope/);
+  const diagnostics = (await readResources(join(dir, "error", "OperationOutcome.ndjson.gz")))
+    .map((o) => String((o.issue as { diagnostics?: string }[])[0]?.diagnostics));
+  const failure = (id: string) => {
+    const found = diagnostics.filter((d) => d.includes(`DocumentReference/${id} attachment`));
+    assert.equal(found.length, 1, `${id}: ${JSON.stringify(diagnostics)}`);
+    return found[0]!;
+  };
   assert.match(
-    outcomes,
-    /DocumentReference\/wrong attachment Binary\/wrong-type: .*answered text\/plain, not the text\/html/,
+    failure("oo"),
+    /Binary\/oo-note: Binary\/oo-note answered application\/fhir\+json, not the text\/plain asked for$/,
   );
-  assert.match(r.stdout, /doc-inline\s+11\s+/);
+  assert.match(
+    failure("oo-plain"),
+    /Binary\/oo-plain: Binary\/oo-plain answered an OperationOutcome instead of the attachment$/,
+  );
+  assert.match(failure("missing"), /Binary\/nope: Binary\/nope is not known \(HTTP 404/);
+  assert.match(
+    failure("wrong"),
+    /Binary\/wrong-type: Binary\/wrong-type answered text\/plain, not the text\/html asked for$/,
+  );
+  assert.match(r.stdout, /doc-inline\s+12\s+/);
   assert.ok(!(await listFiles(dir)).some((f) => f.includes(".part") || f.startsWith(".hydrate")));
 
   // A rerun skips what is inlined and tries the failed ones again.
@@ -157,6 +195,7 @@ Deno.test("inline: every edge case, exact fields, failures recorded, other rows 
   assert.deepEqual(again.sort(), [
     "/fhir/Binary/nope",
     "/fhir/Binary/oo-note",
+    "/fhir/Binary/oo-plain",
     "/fhir/Binary/wrong-type",
   ]);
 });

@@ -14,6 +14,8 @@ export type Fault =
     retryAfter?: string;
     /** "transient" => OperationOutcome with code transient; "text" => text/plain; else JSON. */
     body?: "transient" | "text" | unknown;
+    /** The Content-Type of a JSON body (a server that mislabels it). @default FHIR JSON */
+    contentType?: string;
   }
   /**
    * Start the normal body (chunked) and drop the connection after this many bytes. On a reply

@@ -72,5 +72,5 @@ export function statusFaultReply(fault: Extract<Fault, { kind: "status" }>): Rep
   if (fault.body === undefined) {
     return json(fault.status, operationOutcome("error", "exception", message), headers);
   }
-  return json(fault.status, fault.body, headers);
+  return json(fault.status, fault.body, headers, fault.contentType);
 }
