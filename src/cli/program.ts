@@ -125,12 +125,12 @@ function groupOption(): Option {
 }
 
 /** Registers the action: the command's flags (plus a global --verbose) go to `run`. */
-function act<F extends { verbose?: boolean }>(
+function act<F extends { verbose?: boolean }, A = string | undefined>(
   pc: ProgramContext,
   cmd: Command,
-  run: (arg: string | undefined, flags: F, ctx: CommandContext) => Promise<number>,
+  run: (arg: A, flags: F, ctx: CommandContext) => Promise<number>,
 ): void {
-  cmd.action(async (arg: string | undefined, flags: F, self: Command) => {
+  cmd.action(async (arg: A, flags: F, self: Command) => {
     const verbose = !!(flags.verbose || self.parent?.opts().verbose);
     pc.setExitCode(await run(arg, { ...flags, verbose }, pc.context(verbose)));
   });
@@ -473,12 +473,7 @@ function statusCommand(pc: ProgramContext): Command {
       ).conflicts("json"),
     );
   addCommonOptions(status);
-  status.action(
-    async (dirs: string[], flags: StatusFlags & { verbose?: boolean }, self: Command) => {
-      const verbose = !!(flags.verbose || self.parent?.opts().verbose);
-      pc.setExitCode(await runStatus(dirs, flags, pc.context(verbose)));
-    },
-  );
+  act<StatusFlags & { verbose?: boolean }, string[]>(pc, status, runStatus);
   return status;
 }
 
@@ -529,12 +524,7 @@ function verifyCommand(pc: ProgramContext): Command {
     .addOption(new Option("--json", "print one JSON document for scripts"))
     .addHelpText("after", VERIFY_EXAMPLES);
   addCommonOptions(verify);
-  verify.action(
-    async (dirs: string[], flags: VerifyFlags & { verbose?: boolean }, self: Command) => {
-      const verbose = !!(flags.verbose || self.parent?.opts().verbose);
-      pc.setExitCode(await runVerify(dirs, flags, pc.context(verbose)));
-    },
-  );
+  act<VerifyFlags & { verbose?: boolean }, string[]>(pc, verify, runVerify);
   return verify;
 }
 
