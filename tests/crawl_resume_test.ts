@@ -84,8 +84,9 @@ Deno.test("crawl: SIGKILL at 20+ random (seeded) moments, then the same command,
     assert.equal(ref.code, 0, ref.stderr);
     const expected = await sortedContents(reference);
     assert.ok(expected.size >= 6, [...expected.keys()].join());
-    // Then slow searches down so the crawl lasts long enough for many kills.
-    server.addFault({ target: "search", times: Infinity, fault: { kind: "latency", ms: 25 } });
+    // Then slow searches down so the crawl lasts long enough for many kills: about 20 s of
+    // searches at 2 connections, while 22 kills take some 15 s of it.
+    server.addFault({ target: "search", times: Infinity, fault: { kind: "latency", ms: 40 } });
 
     const killed = join(out.path, "killed");
     const kills: { atMs: number; from: number; done: Set<string>; cohort: boolean }[] = [];

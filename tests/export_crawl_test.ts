@@ -115,3 +115,65 @@ Deno.test("the BCH command crawls an MRN file into a managed folder; a refresh f
   assert.deepEqual(patients, [2, 3, 4, 5, 6, 8].map(pid), "the cohort is read whole");
   assert.equal(requestsOf(server, "kickoff").length, 0, "no bulk export at all");
 });
+
+Deno.test("a group whose every MRN left: the export holds no patient and reports every one deleted", async () => {
+  const clock = new FakeClock();
+  await using server = await FakeFhirServer.start({ patients: 4, now: () => clock.now() });
+  await using out = await tempDir();
+  const dir = join(out.path, "root", "MRN-007");
+  const file = join(out.path, "MRN-007");
+  const run = (nickname: string) =>
+    exportRun(
+      server,
+      dir,
+      clock,
+      "--nickname",
+      nickname,
+      "--id-system",
+      SYSTEM,
+      "--id-file",
+      file,
+      ...TYPES,
+    );
+
+  // Into a folder with no earlier export, an empty file is a mistake: refused, nothing written.
+  await Deno.writeTextFile(file, "");
+  const refused = await run("2026-Q3");
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^error: The ID file ".*MRN-007" holds no IDs\. An empty cohort is exported only into a managed folder with a finished earlier export, to report its patients deleted\.\n$/,
+  );
+  assert.equal(await Deno.stat(dir).then(() => true, () => false), false);
+  assert.equal(server.requests.length, 0);
+
+  await Deno.writeTextFile(file, [1, 2].map(mrn).join("\n") + "\n");
+  assert.equal((await run("2026-Q3")).code, 0);
+  const first = join(dir, "001.2026-Q3");
+  const conditions = (await readResources(join(first, "Condition.ndjson.gz"))).map((c) => c.id);
+  assert.ok(conditions.length > 0);
+
+  // Next quarter both MRNs are gone: cohort split left the group file empty.
+  await Deno.writeTextFile(file, "");
+  clock.advance(90 * 86_400_000);
+  const emptied = await run("2026-Q4");
+  assert.equal(emptied.code, 0, emptied.stderr);
+  assert.match(emptied.stderr, /holds no IDs: this export holds no patient, and every patient/);
+  // Nothing is left to link to: the top level holds no data file of the old export.
+  assert.deepEqual([...(await links(dir)).keys()], []);
+  const sub = join(dir, "002.2026-Q4");
+  assert.equal((await metadata(sub)).complete, true);
+  assert.deepEqual(await deletedIds(join(sub, "deleted", "Bundle.Patient.ndjson.gz")), [
+    `Patient/${pid(1)}`,
+    `Patient/${pid(2)}`,
+  ]);
+  assert.deepEqual(
+    await deletedIds(join(sub, "deleted", "Bundle.Condition.ndjson.gz")),
+    conditions.map((id) => `Condition/${id}`).sort(),
+  );
+  await assertSubfoldersReadable(dir);
+  // A rerun is a no-op, as for any finished export.
+  const again = await run("2026-Q4");
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /already complete/);
+});

@@ -11,6 +11,8 @@ export interface IdCohort {
   system: string | undefined;
   /** The name to use for the cohort in logs: the file's stem, or undefined for a list. */
   name: string | undefined;
+  /** The ID file, when one was given. */
+  file?: string;
 }
 
 /** What an ID file holds, and what was dropped on the way. */
@@ -26,17 +28,8 @@ export interface IdFileContents {
 /**
  * Reads an ID file: a CSV (name ending `.csv`) with a header row and a column named `id` or
  * `mrn` (case-insensitive; `id` preferred), or a text file with one ID per line. Blank values are
- * dropped and duplicates collapse.
- */
-export async function readIdFile(path: string): Promise<string[]> {
-  const { ids } = await readIdFileContents(path);
-  if (ids.length === 0) throw new ConfigError(`The ID file "${path}" holds no IDs.`);
-  return ids;
-}
-
-/**
- * Reads an ID file like {@linkcode readIdFile}, counting what it drops, and refusing what is
- * surely a mistake with the line that shows it: bytes that are not UTF-8 text, control
+ * dropped and duplicates collapse, and both are counted. It refuses what is surely a mistake with
+ * the line that shows it: bytes that are not UTF-8 text, control
  * characters, and in a text file a line holding several values (a CSV without `.csv`, or
  * `system|value` tokens). An empty file is allowed here.
  */
@@ -139,19 +132,40 @@ function checkValue(value: string, line: number, path: string, csv: boolean | un
   }
 }
 
-/** Builds the cohort from the flags, or undefined when none was given. */
-export async function cohortFrom(flags: {
-  idFile?: string | undefined;
-  idList?: string | undefined;
-  idSystem?: string | undefined;
-}): Promise<IdCohort | undefined> {
+/**
+ * Builds the cohort from the flags, or undefined when none was given. An empty cohort is refused
+ * unless `allowEmpty` (export, which accepts one only where an earlier export's patients are to
+ * be reported deleted, and checks that itself).
+ */
+export async function cohortFrom(
+  flags: {
+    idFile?: string | undefined;
+    idList?: string | undefined;
+    idSystem?: string | undefined;
+  },
+  options: { allowEmpty?: boolean } = {},
+): Promise<IdCohort | undefined> {
   if (flags.idFile === undefined && flags.idList === undefined) return undefined;
-  const ids = flags.idFile !== undefined ? await readIdFile(flags.idFile) : [];
+  const ids = flags.idFile !== undefined ? (await readIdFileContents(flags.idFile)).ids : [];
   for (const id of (flags.idList ?? "").split(",")) if (id.trim()) ids.push(id.trim());
   const unique = [...new Set(ids)];
-  if (unique.length === 0) throw new ConfigError("--id-list holds no IDs.");
+  if (unique.length === 0 && !options.allowEmpty) throw emptyCohortError(flags.idFile);
   const name = flags.idFile === undefined
     ? undefined
     : basename(flags.idFile, extname(flags.idFile));
-  return { ids: unique, system: flags.idSystem, name };
+  return {
+    ids: unique,
+    system: flags.idSystem,
+    name,
+    ...(flags.idFile ? { file: flags.idFile } : {}),
+  };
+}
+
+/** The error for a cohort without IDs (`file`: the ID file, if one was given). */
+export function emptyCohortError(file: string | undefined, hint = ""): ConfigError {
+  return new ConfigError(
+    file === undefined
+      ? `--id-list holds no IDs.${hint}`
+      : `The ID file "${file}" holds no IDs.${hint}`,
+  );
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { authKind } from "../auth/mod.ts";
 import { checkSelection, checkTypes, type SelectionFlags, withSince } from "../cli/selection.ts";
 import { looksLikeUrl } from "../cli/parsers.ts";
-import { cohortFrom, type IdCohort } from "../cohort/id_file.ts";
+import { cohortFrom, emptyCohortError, type IdCohort } from "../cohort/id_file.ts";
 import type { BulkSummary } from "../bulk/exporter.ts";
 import { runCrawl } from "../crawl/crawl_run.ts";
 import { crawlOptions, crawlRequest, crawlSummaryText } from "./crawl_setup.ts";
@@ -83,7 +83,7 @@ async function checkFlags(
     idFile: flags.idFile ?? flags.mrnFile,
     idList: flags.idList,
     idSystem: flags.idSystem ?? flags.mrnSystem,
-  });
+  }, { allowEmpty: true });
   if (cohort && flags.exportMode === "bulk") {
     throw new UsageError(
       "--export-mode bulk cannot export an ID cohort (--id-file/--id-list): a bulk export cannot be limited to a list of patients, so it would export every patient instead. Use --group for a bulk export, or crawl mode for the IDs.",
@@ -120,6 +120,7 @@ export async function runExport(
   const existed = await checkOutputDir(out);
   const folder: FolderKind = existed ? await readFolderKind(out) : { kind: "none" };
   checkManagedFolder(out, folder, baseUrl, group);
+  if (cohort?.ids.length === 0) await checkEmptyCohort(out, folder, cohort, say);
   const remembered = folder.kind === "managed" && folder.metadata.capabilities
     ? new Capabilities(folder.metadata.capabilities)
     : undefined;
@@ -178,6 +179,33 @@ export async function runExport(
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * An empty cohort (every MRN of a group left the hospital's list) is exported only into a
+ * managed folder with a finished earlier export: the new export then holds no patient, and
+ * every patient of the earlier one is reported deleted. Anywhere else it is surely a mistake.
+ */
+async function checkEmptyCohort(
+  out: string,
+  folder: FolderKind,
+  cohort: IdCohort,
+  say: Messages,
+): Promise<void> {
+  const earlier = folder.kind === "managed"
+    ? (await listSubfolders(out)).some((s) => s.metadata?.complete)
+    : false;
+  if (!earlier) {
+    throw emptyCohortError(
+      cohort.file,
+      " An empty cohort is exported only into a managed folder with a finished earlier export, to report its patients deleted.",
+    );
+  }
+  say.warn(
+    `${
+      cohort.file ? `The ID file "${cohort.file}"` : "--id-list"
+    } holds no IDs: this export holds no patient, and every patient of the earlier exports in ${out} is reported deleted. Run Cumulus ETL on it with --allow-missing-resources: the ETL applies a type's deletions only where the folder holds a file of that type.`,
+  );
 }
 
 /** What `--since auto` resolved to, in one line when every type shares it. */

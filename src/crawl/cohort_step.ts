@@ -154,7 +154,8 @@ export async function settleCohort(o: CohortStepOptions): Promise<string[]> {
       concurrency: o.concurrency,
       onPatient: (p) => rows.add(JSON.stringify(p)),
     });
-    if (resolution.patients === 0) {
+    // An empty ID list is export's deliberate case (every patient left: all reported deleted).
+    if (resolution.patients === 0 && source.ids.length > 0) {
       throw new SmartFetchError(
         `None of the ${source.ids.length} IDs matched a Patient on the server${
           source.system ? ` (identifier system ${source.system})` : ""
@@ -162,7 +163,9 @@ export async function settleCohort(o: CohortStepOptions): Promise<string[]> {
       );
     }
     await o.bind();
-    await rows.writeTo(join(o.dir, `Patient.ndjson${o.gzip ? ".gz" : ""}`), o.gzip);
+    if (resolution.patients > 0) {
+      await rows.writeTo(join(o.dir, `Patient.ndjson${o.gzip ? ".gz" : ""}`), o.gzip);
+    }
     if (resolution.unmatched.length) {
       await writeFileAtomic(join(o.dir, UNMATCHED_FILE), resolution.unmatched.join("\n") + "\n");
     }
@@ -170,7 +173,7 @@ export async function settleCohort(o: CohortStepOptions): Promise<string[]> {
     await o.bind();
   }
   const patients = await patientIdsIn(source.kind === "folder" ? source.dir : o.dir);
-  if (patients.length === 0) {
+  if (patients.length === 0 && !(source.kind === "ids" && source.ids.length === 0)) {
     throw new SmartFetchError(
       source.kind === "folder"
         ? `No cohort patients found in ${source.dir}. Give a cohort with --group, --id-file or --id-list, or export Patient too.`
