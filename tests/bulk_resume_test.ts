@@ -19,6 +19,7 @@ import {
   tempDir,
 } from "./helpers/folder.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
+import { assertVerifies } from "./helpers/verify.ts";
 
 /** What a kill left: every file that looks complete must be complete. */
 async function checkInvariants(dir: string, when: string): Promise<Set<string>> {
@@ -220,6 +221,7 @@ Deno.test("SIGKILL at random (seeded) moments, then the same command, gives the 
       `${when}: the last kickoff has its status_complete`,
     );
     assert.equal(rows.at(-1)!.eventId, "export_complete", when);
+    await assertVerifies(when, killed);
   });
 });
 

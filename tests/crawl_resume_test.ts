@@ -10,6 +10,7 @@ import { FakeFhirServer } from "./fake_server/mod.ts";
 import { runCliProcess, spawnCli } from "./helpers/cli.ts";
 import { listFiles, readResources, sleep, tempDir } from "./helpers/folder.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
+import { assertVerifies } from "./helpers/verify.ts";
 
 /** Every data file: name -> sorted ids (crawl files are written in arrival order). */
 async function sortedContents(dir: string): Promise<Map<string, string[]>> {
@@ -123,6 +124,10 @@ Deno.test("crawl: SIGKILL at 20+ random (seeded) moments, then the same command,
       assert.equal(last.code, 0, last.stderr);
     }
     assert.deepEqual(await sortedContents(killed), expected);
+    await assertVerifies(
+      `kills at ${kills.map((k) => k.atMs).join(", ")} ms (${rng.replay})`,
+      killed,
+    );
     assert.ok(!(await listFiles(killed)).some((f) => f.includes(".crawl/") || f.endsWith(".part")));
 
     // A search journaled as done before a kill is never sent again; a saved cohort is not

@@ -11,6 +11,7 @@ import { runCliProcess, spawnCli } from "./helpers/cli.ts";
 import { contents, listFiles, metadata, sleep, tempDir } from "./helpers/folder.ts";
 import { assertSubfoldersReadable, links } from "./helpers/managed.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
+import { assertVerifies } from "./helpers/verify.ts";
 
 Deno.test("export: SIGKILL at random (seeded) moments, then the same command, gives the uninterrupted result", async () => {
   const rng = testRandom();
@@ -108,5 +109,6 @@ Deno.test("export: SIGKILL at random (seeded) moments, then the same command, gi
       "no temporary files left",
     );
     await assertSubfoldersReadable(killed);
+    await assertVerifies(when, killed);
   });
 });
