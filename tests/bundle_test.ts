@@ -90,9 +90,9 @@ Deno.test("bundle merges the top-level NDJSON files into Bundle.json.gz, then re
     ["Condition/c1", "Encounter/e1", "Encounter/e2", "Observation/o1", "Patient/p1", "Patient/p2"],
   );
   assert.deepEqual(json.entry[0], { resource: { resourceType: "Condition", id: "c1" } });
+  // The temporary file a killed run left is not a source: it is removed, not bundled.
   assert.deepEqual(await listFiles(out.path), [
     "Bundle.json.gz",
-    "Device.ndjson.1a2b3c4d.part",
     "error/OperationOutcome.ndjson",
     "log.ndjson",
     "notes.txt",

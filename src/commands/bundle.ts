@@ -12,7 +12,8 @@ import {
   type BundleResult,
   bundleSources,
 } from "../workspace/bundle_file.ts";
-import { exists } from "../workspace/files.ts";
+import { clearPending } from "../workspace/bundle_pending.ts";
+import { exists, removeStaleTemps } from "../workspace/files.ts";
 import { FolderLock } from "../workspace/lock.ts";
 import type { CommandContext } from "./bulk_run.ts";
 
@@ -23,8 +24,11 @@ export interface BundleFlags {
 }
 
 function summary(dir: string, result: BundleResult): string {
+  if (result.finished) {
+    return `Finished an interrupted bundle of ${dir}: ${result.path} was written already; removed the ${result.files.length} source file(s) still there.\n`;
+  }
   return `Bundled ${
-    result.resources.toLocaleString("en-US")
+    (result.resources ?? 0).toLocaleString("en-US")
   } resources from ${result.files.length} file(s) in ${dir} into ${result.path}, and removed those files.\n`;
 }
 
@@ -44,6 +48,7 @@ export async function runBundle(
   // Not while an export is writing the folder: its files are not all there yet.
   const lock = isFolder ? await FolderLock.acquire(dir, "bundle", ctx.clock.now()) : undefined;
   try {
+    if (await alreadyBundled(dir, flags.compression, ctx)) return ExitCode.Ok;
     const result = await bundleFolder(dir, {
       gzip: flags.compression,
       timestamp: isoLocalMicros(ctx.clock.now()),
@@ -56,6 +61,19 @@ export async function runBundle(
 }
 
 /**
+ * True (and says so) when `dir` holds its Bundle and no source file: bundled already, by an
+ * earlier run or by one killed once it had removed them all.
+ */
+async function alreadyBundled(dir: string, gzip: boolean, ctx: CommandContext): Promise<boolean> {
+  const path = bundlePath(dir, gzip);
+  if (!(await exists(path)) || (await bundleSources(dir)).length > 0) return false;
+  await clearPending(dir);
+  await removeStaleTemps(dir);
+  ctx.out(`The folder is already bundled in ${path}.\n`);
+  return true;
+}
+
+/**
  * `--bundle` after a finished `bulk` or `crawl` export (the caller holds the folder's lock).
  * A rerun of a finished export whose files were already bundled says so instead of failing.
  */
@@ -64,11 +82,7 @@ export async function bundleAfterExport(
   gzip: boolean,
   ctx: CommandContext,
 ): Promise<void> {
-  const path = bundlePath(dir, gzip);
-  if (await exists(path) && (await bundleSources(dir)).length === 0) {
-    ctx.out(`The export is already bundled in ${path}.\n`);
-    return;
-  }
+  if (await alreadyBundled(dir, gzip, ctx)) return;
   const result = await bundleFolder(dir, {
     gzip,
     timestamp: isoLocalMicros(ctx.clock.now()),

@@ -2,15 +2,17 @@
  * Merging a folder's NDJSON files into one FHIR `collection` Bundle (SMART Fetch's `bundle`),
  * streamed: the Bundle's JSON text is written piece by piece, so memory does not grow with the
  * number of resources. The Bundle is committed (temporary name, fsync, rename) before any source
- * file is removed, so an interruption never loses both.
+ * file is removed, so an interruption never loses both; the sources are noted first
+ * (bundle_pending.ts), so a rerun after one finishes removing them.
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { errorMessage, UsageError } from "../errors.ts";
-import { exists } from "./files.ts";
+import { exists, removeStaleTemps } from "./files.ts";
 import { gunzipAll } from "./gunzip.ts";
 import { lineSplitter } from "./ndjson_reader.ts";
 import { AtomicFileWriter } from "./ndjson_writer.ts";
+import { clearPending, finishPending, notePending } from "./bundle_pending.ts";
 
 /** The Bundle's file name without `.gz`. */
 export const BUNDLE_NAME = "Bundle.json";
@@ -158,10 +160,12 @@ async function* readable(lines: ReadableStream<string>, path: string): AsyncGene
 export interface BundleResult {
   /** The Bundle file written. */
   path: string;
-  /** Resources in it. */
-  resources: number;
+  /** Resources in it (not counted again when an interrupted run was finished). */
+  resources: number | undefined;
   /** The source files, by name, removed once the Bundle was in place. */
   files: string[];
+  /** True when this run only finished removing the sources of an interrupted one. */
+  finished?: boolean;
 }
 
 /** Options for {@linkcode bundleFolder}. */
@@ -178,7 +182,8 @@ export interface BundleFolderOptions {
 }
 
 /**
- * Turns the NDJSON files at the top of `dir` into its Bundle file, then removes them. Refuses
+ * Turns the NDJSON files at the top of `dir` into its Bundle file, then removes them; the caller
+ * holds the folder's lock. Refuses
  * (UsageError, nothing changed) a missing folder, an existing Bundle file and a folder without
  * NDJSON files, with SMART Fetch's messages.
  */
@@ -192,17 +197,34 @@ export async function bundleFolder(
       info ? `'${dir}' is a file, not a folder.` : `Folder '${dir}' does not exist.`,
     );
   }
+  // A killed run's half-written Bundle (the caller holds the folder's lock: nothing else writes).
+  await removeStaleTemps(dir);
   const path = bundlePath(dir, options.gzip);
-  if (await exists(path)) throw new UsageError(`Bundle file '${path}' already exists.`);
+  if (await exists(path)) {
+    // A run killed after writing the Bundle, before removing every source: finish it.
+    const removed = await finishPending(dir, basename(path));
+    if (removed === undefined) throw new UsageError(`Bundle file '${path}' already exists.`);
+    return { path, resources: undefined, files: removed, finished: true };
+  }
   const files = await bundleSources(dir);
   if (files.length === 0 && !options.allowEmpty) {
     throw new UsageError(`No FHIR files found in '${dir}'.`);
   }
-  const resources = await writeBundle(path, files.map((f) => join(dir, f)), {
-    gzip: options.gzip,
-    timestamp: options.timestamp,
-  });
+  // Noted first, so that a run killed once the Bundle is in place finishes on its rerun.
+  await notePending(dir, basename(path), files);
+  let resources: number;
+  try {
+    resources = await writeBundle(path, files.map((f) => join(dir, f)), {
+      gzip: options.gzip,
+      timestamp: options.timestamp,
+    });
+  } catch (err) {
+    // No Bundle: nothing to finish.
+    await clearPending(dir);
+    throw err;
+  }
   // Only now that the Bundle is safely on disk: an interruption before this leaves the sources.
   for (const name of files) await Deno.remove(join(dir, name));
+  await clearPending(dir);
   return { path, resources, files };
 }
