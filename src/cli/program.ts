@@ -477,15 +477,18 @@ function statusCommand(pc: ProgramContext): Command {
   return status;
 }
 
-/** The problem codes, wrapped, for `verify --help`. */
+/** The problem codes, comma-separated and wrapped, for `verify --help`. */
 function problemCodeList(width = 76): string {
-  const lines = [""];
+  const lines: string[] = [];
+  let line = " ";
   for (const code of Object.keys(PROBLEM_CODES)) {
-    const last = lines.length - 1;
-    if (lines[last]!.length + code.length + 2 > width) lines.push("");
-    lines[lines.length - 1] += (lines[lines.length - 1] ? ", " : "  ") + code;
+    if (line.length + code.length + 2 > width) {
+      lines.push(line + ",");
+      line = " ";
+    } else if (line !== " ") line += ",";
+    line += " " + code;
   }
-  return lines.join("\n");
+  return [...lines, line].join("\n");
 }
 
 const VERIFY_EXAMPLES = `
