@@ -138,6 +138,11 @@ Deno.test("bundle refuses a second run, an empty folder and a missing one (exit 
   await Deno.writeTextFile(join(out.path, "Patient.ndjson"), ndjson({ resourceType: "Patient" }));
   assert.equal((await bundle(out.path)).code, 0);
   const before = await Deno.readFile(join(out.path, "Bundle.json.gz"));
+  const second = await bundle(out.path);
+  assert.equal(second.code, 2);
+  assert.deepEqual(errorLines(second.stderr), [
+    `error: Bundle file '${join(out.path, "Bundle.json.gz")}' already exists.`,
+  ]);
   await Deno.writeTextFile(
     join(out.path, "Condition.ndjson"),
     ndjson({ resourceType: "Condition" }),

@@ -48,7 +48,6 @@ export async function runBundle(
   // Not while an export is writing the folder: its files are not all there yet.
   const lock = isFolder ? await FolderLock.acquire(dir, "bundle", ctx.clock.now()) : undefined;
   try {
-    if (await alreadyBundled(dir, flags.compression, ctx)) return ExitCode.Ok;
     const result = await bundleFolder(dir, {
       gzip: flags.compression,
       timestamp: isoLocalMicros(ctx.clock.now()),
@@ -62,7 +61,8 @@ export async function runBundle(
 
 /**
  * True (and says so) when `dir` holds its Bundle and no source file: bundled already, by an
- * earlier run or by one killed once it had removed them all.
+ * earlier run or by one killed once it had removed them all. (`bundle` itself refuses a second
+ * run, as SMART Fetch does; a rerun of an export with `--bundle` is a no-op.)
  */
 async function alreadyBundled(dir: string, gzip: boolean, ctx: CommandContext): Promise<boolean> {
   const path = bundlePath(dir, gzip);
