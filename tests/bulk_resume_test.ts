@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { requestsOf } from "./helpers/bulk_e2e.ts";
-import { runCliProcess, spawnCli } from "./helpers/cli.ts";
+import { killChild, runCliProcess, spawnCli } from "./helpers/cli.ts";
 import {
   contents,
   listFiles,
@@ -57,19 +57,6 @@ async function manifestPaths(dir: string): Promise<Map<string, string>> {
   return new Map(files.map((f) => [f.name, new URL(f.url).pathname]));
 }
 
-/** Kills a child (if it still runs) and waits for it to end. */
-async function kill(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It may have finished already.
-  }
-  const status = await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  return status;
-}
-
 /** `bulk` of four types with two connections into `dir`. */
 function bulkArgs(server: FakeFhirServer, dir: string): string[] {
   return [
@@ -114,7 +101,7 @@ Deno.test("SIGKILL once 3 files are done and others in flight: the rerun fetches
     assert.ok(i < 12_000, `${N} files done while others download (seen ${done.length})`);
     await sleep(5);
   }
-  const status = await kill(child);
+  const status = await killChild(child);
   assert.ok(!status.success, "the run was killed, not finished");
   const killIndex = server.requests.length;
   server.clearFaults();
@@ -181,7 +168,7 @@ Deno.test("SIGKILL at random (seeded) moments, then the same command, gives the 
       const delay = rng.int(150, 1349);
       const child = spawnCli(bulkArgs(server, killed));
       await sleep(delay);
-      const status = await kill(child);
+      const status = await killChild(child);
       const complete = await checkInvariants(
         killed,
         `after a kill at ${delay} ms (round ${round}, ${rng.replay})`,
@@ -242,7 +229,7 @@ Deno.test("a run killed while waiting for the server resumes by polling, without
     assert.ok(i < 3000, "the run polled the status URL (gave up after about a minute)");
     await sleep(20);
   }
-  await kill(child);
+  await killChild(child);
   assert.equal(requestsOf(server, "status")[0]!.status, 0, "killed while the poll was unanswered");
   const saved = await metadata(dir);
   assert.match(
@@ -272,7 +259,7 @@ Deno.test("a run killed after finishing but before releasing the job only releas
     assert.ok(i < 3000, "the run reached the release step (gave up after about a minute)");
     await sleep(20);
   }
-  await kill(child);
+  await killChild(child);
   assert.equal(
     requestsOf(server, "delete")[0]!.status,
     0,

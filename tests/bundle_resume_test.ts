@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { notePending, PENDING_NAME } from "../src/workspace/bundle_pending.ts";
-import { runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { listFiles, sleep, tempDir } from "./helpers/folder.ts";
+import { runAndKill, runCliProcess } from "./helpers/cli.ts";
+import { listFiles, tempDir } from "./helpers/folder.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
 
 const FILES = 300;
@@ -63,16 +63,7 @@ Deno.test("bundle: SIGKILL at random (seeded) moments, then the same command, en
       const dir = join(out.path, `round-${round}`);
       await writeSources(dir);
       const delay = rng.int(100, 900);
-      const child = spawnCli(["bundle", dir]);
-      await sleep(delay);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Finished already.
-      }
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
+      const status = await runAndKill(["bundle", dir], delay);
       const when = `round ${round}, killed at ${delay} ms (${rng.replay})`;
       // Whatever the moment, every resource is in the Bundle or still in its source file.
       const bundled = await bundledIds(dir);

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
-import { runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { listFiles, readResources, sleep, tempDir } from "./helpers/folder.ts";
+import { runAndKill, runCliProcess } from "./helpers/cli.ts";
+import { listFiles, readResources, tempDir } from "./helpers/folder.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
 import { assertVerifies } from "./helpers/verify.ts";
 
@@ -140,16 +140,7 @@ Deno.test("crawl: SIGKILL at 20+ random (seeded) moments, then the same command,
     let crawls = 1;
     for (let round = 0; total < 22; round++) {
       const delay = rng.int(300, 1600);
-      const child = spawnCli(args(killed));
-      await sleep(delay);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // It may have finished already.
-      }
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
+      const status = await runAndKill(args(killed), delay);
       await checkCommitted(killed, `after a kill at ${delay} ms`);
       if (status.success) {
         await finish();

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeFhirServer } from "./fake_server/mod.ts";
-import { runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { contents, listFiles, metadata, sleep, tempDir } from "./helpers/folder.ts";
+import { runAndKill, runCliProcess } from "./helpers/cli.ts";
+import { contents, listFiles, metadata, tempDir } from "./helpers/folder.ts";
 import { assertSubfoldersReadable, links } from "./helpers/managed.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
 import { assertVerifies } from "./helpers/verify.ts";
@@ -51,16 +51,7 @@ Deno.test("export: SIGKILL at random (seeded) moments, then the same command, gi
     for (let round = 0; round < 6; round++) {
       const delay = rng.int(100, 1099);
       delays.push(delay);
-      const child = spawnCli(args(killed, "q2"));
-      await sleep(delay);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Finished already.
-      }
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
+      const status = await runAndKill(args(killed, "q2"), delay);
       // Whatever the moment, no file under a final name is partial and every link resolves.
       for (const [name, target] of await links(killed)) {
         await Deno.stat(join(killed, target)).catch(() => {

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
-import { runCli, runCliProcess, spawnCli } from "./helpers/cli.ts";
-import { listFiles, readResources, sleep, tempDir } from "./helpers/folder.ts";
+import { runAndKill, runCli, runCliProcess } from "./helpers/cli.ts";
+import { listFiles, readResources, tempDir } from "./helpers/folder.ts";
 import { testRandom, withReplayHint } from "./helpers/seed.ts";
 
 const TEXT = ["text/plain", "text/html", "application/xhtml+xml"];
@@ -71,16 +71,7 @@ Deno.test("inline: SIGKILL at 20+ random (seeded) moments over 300+ notes loses 
     let finished = false;
     for (let round = 0; round < 40 && kills < 21; round++) {
       const delay = rng.int(300, 1500);
-      const child = spawnCli(args);
-      await sleep(delay);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Finished already.
-      }
-      const status = await child.status;
-      await child.stdout.cancel();
-      await child.stderr.cancel();
+      const status = await runAndKill(args, delay);
       // Whatever the moment: the file is whole, every row there once, in order.
       const now = await readResources(join(killed, "DocumentReference.ndjson"));
       assert.deepEqual(

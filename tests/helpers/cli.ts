@@ -92,6 +92,30 @@ export function spawnCli(argv: string[], options: SpawnOptions = {}): Deno.Child
   }).spawn();
 }
 
+/** SIGKILLs a child (if it still runs) and waits for it to end. */
+export async function killChild(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It may have finished already.
+  }
+  const status = await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  return status;
+}
+
+/** Starts the program, SIGKILLs it after `ms` (unless it ended), and returns how it ended. */
+export async function runAndKill(
+  argv: string[],
+  ms: number,
+  options: SpawnOptions = {},
+): Promise<Deno.CommandStatus> {
+  const child = spawnCli(argv, options);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return await killChild(child);
+}
+
 /** Runs the program as a subprocess to the end. */
 export async function runCliProcess(
   argv: string[],
