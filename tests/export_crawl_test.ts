@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FakeClock } from "../src/clock.ts";
 import { FakeFhirServer } from "./fake_server/mod.ts";
 import { requestsOf } from "./helpers/bulk_e2e.ts";
+import { runCliProcess } from "./helpers/cli.ts";
 import { logRows, metadata, readResources, tempDir } from "./helpers/folder.ts";
 import {
   assertSubfoldersReadable,
@@ -161,6 +162,16 @@ Deno.test("a group whose every MRN left: the export holds no patient and reports
   assert.match(emptied.stderr, /holds no IDs: this export holds no patient, and every patient/);
   // Nothing is left to link to: the top level holds no data file of the old export.
   assert.deepEqual([...(await links(dir)).keys()], []);
+  // verify finds the folder whole, and notes the ETL flag these deletions need.
+  const verified = await runCliProcess(["verify", dir]);
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  const notes = verified.stdout.split("\n").filter((l) => l.includes(": note: "));
+  assert.deepEqual(
+    notes.map((l) => /\[(.*)\]$/.exec(l)?.[1]),
+    Array(3).fill("deletions-need-flag"),
+  );
+  assert.ok(notes.some((l) => l.includes("2 Patient deletion(s)")), notes.join("\n"));
+  assert.match(verified.stdout, /verify: the folder is whole; .*; 3 notes\n$/);
   const sub = join(dir, "002.2026-Q4");
   assert.equal((await metadata(sub)).complete, true);
   assert.deepEqual(await deletedIds(join(sub, "deleted", "Bundle.Patient.ndjson.gz")), [

@@ -319,6 +319,7 @@ Deno.test("verify --json: one document with each folder's problems, codes and co
       bytes: 0,
       problemCount: 1,
       problems: [{ file, line: 1, code: "not-object", message: "an array, not a JSON object" }],
+      notes: [],
     },
   );
   assert.ok(broken.files > 0 && broken.resources > 0 && broken.bytes > 0);
@@ -326,6 +327,38 @@ Deno.test("verify --json: one document with each folder's problems, codes and co
   assert.equal(clean.kind, "output");
   assert.deepEqual(clean.problems, []);
   assert.match(doc.summary, /^verify: 1 problem in 1 of 2 folders; /);
+});
+
+Deno.test("verify notes deletions of a type the export has no file of, without failing", async () => {
+  const f = await fixtures();
+  const dir = await copyOf(f.bulk, "notes");
+  const file = join(dir, "deleted", "Bundle.001.ndjson.gz");
+  await Deno.mkdir(join(dir, "deleted"), { recursive: true });
+  const bundle = (...urls: string[]) =>
+    JSON.stringify({
+      resourceType: "Bundle",
+      type: "transaction",
+      entry: urls.map((url) => ({ request: { method: "DELETE", url } })),
+    });
+  // Conditions are in the export (their task runs); Observations are not.
+  await writeLines(file, [
+    bundle("Condition/cond-gone", "Observation/obs-1"),
+    bundle("Observation/obs-2"),
+  ]);
+  const r = await verify(dir);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(r.problems, [
+    `${file}: note: 2 Observation deletion(s), but the export has no Observation file: Cumulus ETL ` +
+    "runs no Observation task then, so it applies them only with --allow-missing-resources " +
+    "[deletions-need-flag]",
+  ]);
+  assert.match(r.summary, /^verify: the folder is whole; .* checked; 1 note$/);
+  const json = JSON.parse((await runCliProcess(["verify", "--json", dir])).stdout);
+  assert.equal(json.ok, true);
+  assert.deepEqual(json.folders[0].notes.map((n: { code: string }) => n.code), [
+    "deletions-need-flag",
+  ]);
+  assert.equal(json.folders[0].problemCount, 0);
 });
 
 Deno.test("verify: a missing folder or one that is not an export folder is exit 2", async () => {

@@ -18,7 +18,7 @@ import { runResetSymlinks } from "../commands/reset_symlinks.ts";
 import { runSingle, type SingleFlags } from "../commands/single.ts";
 import { runStatus, type StatusFlags } from "../commands/status.ts";
 import { runVerify, type VerifyFlags } from "../commands/verify.ts";
-import { PROBLEM_CODES } from "../verify/problems.ts";
+import { NOTE_CODES, PROBLEM_CODES } from "../verify/problems.ts";
 import { VERSION } from "../version.ts";
 import { installConfig, withoutConfig } from "./config_file.ts";
 import {
@@ -477,11 +477,11 @@ function statusCommand(pc: ProgramContext): Command {
   return status;
 }
 
-/** The problem codes, comma-separated and wrapped, for `verify --help`. */
-function problemCodeList(width = 76): string {
+/** Problem (or note) codes, comma-separated and wrapped, for `verify --help`. */
+function problemCodeList(codes: Record<string, string>, width = 76): string {
   const lines: string[] = [];
   let line = " ";
-  for (const code of Object.keys(PROBLEM_CODES)) {
+  for (const code of Object.keys(codes)) {
     if (line.length + code.length + 2 > width) {
       lines.push(line + ",");
       line = " ";
@@ -504,13 +504,18 @@ lead to files of their type, log.ndjson has what the ETL needs, deleted/ holds D
 transaction Bundles, and base names are unique for the ETL's flat copy. A managed folder's
 numbered subfolders are each checked as the export the ETL is pointed at. Blank lines are
 skipped, as the ETL does. One line per problem: <file>:<line>: <what is wrong> [code]
-(at most 20 per file, then "and N more"), then a summary line.
+(at most 20 per file, then "and N more"), then notes, which do not fail verify
+(<file>: note: <what the ETL will do> [code]), then a summary line.
 
 --json prints {"ok", "folders": [{"path", "kind", "ok", "files", "resources", "bytes",
-"problemCount", "problems": [{"file", "line"?, "code", "message", "count"?}]}], "summary"}.
+"problemCount", "problems": [{"file", "line"?, "code", "message", "count"?}],
+"notes": [{"file", "code", "message"}]}], "summary"}.
 
 Problem codes:
-${problemCodeList()}
+${problemCodeList(PROBLEM_CODES)}
+
+Note codes:
+${problemCodeList(NOTE_CODES)}
 
 Exit codes: 0 every folder is whole; 1 problems were found; 2 a folder is missing or is
 not an export folder (nothing was checked).

@@ -12,7 +12,7 @@ import { laterSightings, repeatedHashes, type Sighting } from "./duplicates.ts";
 import type { FileJob, FileReport } from "./file_check.ts";
 import { checkLog } from "./log_check.ts";
 import { isDataName, isGzipName, isLogName, typeOfName } from "./names.ts";
-import type { Problem } from "./problems.ts";
+import type { Note, Problem } from "./problems.ts";
 import { codePointCompare, walkTree } from "./tree.ts";
 
 /** An export to check. */
@@ -60,11 +60,12 @@ export function jobFor(real: string, rel: string): FileJob {
   };
 }
 
-/** Checks one export; problems go to `problem`. Returns the data files it checked. */
+/** Checks one export; problems go to `problem`, notes to `note`. Returns the data files checked. */
 export async function checkExport(
   unit: ExportUnit,
   checks: FileChecks,
   problem: (p: Problem) => void,
+  note: (n: Note) => void,
 ): Promise<Set<string>> {
   const { dir, shown, metadata: md } = unit;
   const tree = await walkTree(dir);
@@ -99,6 +100,7 @@ export async function checkExport(
     }
   }
   await checkDuplicates(jobs, checked, checks, shown, problem);
+  noteDeletionsWithoutData(jobs, checked, shown, note);
   checkBaseNames(data, shown, problem);
 
   const logged = await checkLog(dir, shown, {
@@ -166,6 +168,37 @@ async function checkDuplicates(
       });
     }
   }
+}
+
+/**
+ * Deletions of a type the export holds no file of (every resource of it gone since the last
+ * export, or an emptied cohort): the ETL runs no task for a type without input, so it applies
+ * them only when run with --allow-missing-resources. Not a fault of the folder: a note.
+ */
+function noteDeletionsWithoutData(
+  jobs: readonly { job: FileJob }[],
+  checked: readonly CheckedFile[],
+  shown: string,
+  note: (n: Note) => void,
+): void {
+  const present = new Set<string>();
+  checked.forEach(({ report }, k) => {
+    if (!jobs[k]!.job.deleted && report.type) present.add(report.type);
+  });
+  checked.forEach(({ rel, report }, k) => {
+    if (!jobs[k]!.job.deleted) return;
+    for (const [type, n] of Object.entries(report.deletes ?? {}).sort()) {
+      if (present.has(type)) continue;
+      note({
+        file: join(shown, rel),
+        code: "deletions-need-flag",
+        message:
+          `${n.toLocaleString("en-US")} ${type} deletion(s), but the export has no ${type} ` +
+          `file: Cumulus ETL runs no ${type} task then, so it applies them only with ` +
+          "--allow-missing-resources",
+      });
+    }
+  });
 }
 
 /** The ETL copies every data file of the tree into one folder by name: names must be unique. */

@@ -44,6 +44,8 @@ export interface FileReport {
   hashes?: Float64Array<ArrayBuffer>;
   /** Second pass: the ids whose hash was asked for, with their lines. */
   found?: { id: string; line: number }[];
+  /** Under `deleted/`: the deletions the ETL applies, counted per type. */
+  deletes?: Record<string, number>;
 }
 
 /** Types whose rows need no id: deletion Bundles and server messages have none. */
@@ -58,6 +60,7 @@ export async function checkFile(job: FileJob): Promise<FileReport> {
   let rows = 0;
   let hashes = new Float64Array(1024);
   let hashCount = 0;
+  const deletes: Record<string, number> = {};
   const report = (problem: LineProblem) => {
     if (!find) problems.add(problem);
   };
@@ -91,7 +94,9 @@ export async function checkFile(job: FileJob): Promise<FileReport> {
         return;
       }
       if (NO_ID_TYPES.has(type!)) {
-        if (job.deleted && text !== undefined && !find) checkDeletion(line, text, report);
+        if (job.deleted && text !== undefined && !find) {
+          checkDeletion(line, text, report, deletes);
+        }
         return;
       }
       if (id.kind !== ID_STRING || id.empty) {
@@ -136,6 +141,7 @@ export async function checkFile(job: FileJob): Promise<FileReport> {
     hidden: problems.hidden,
     cut: read.fault !== undefined,
     ...(find ? { found } : { hashes: hashes.slice(0, hashCount).sort() }),
+    ...(job.deleted && !find ? { deletes } : {}),
   };
 }
 
@@ -155,8 +161,16 @@ function deletedMessage(type: string, by: string): string {
     "deletions";
 }
 
-/** A deletion the ETL applies: a transaction Bundle of `DELETE Type/id` entries. */
-function checkDeletion(line: number, text: string, report: (p: LineProblem) => void): void {
+/**
+ * A deletion the ETL applies: a transaction Bundle of `DELETE Type/id` entries, counted per type
+ * into `deletes`.
+ */
+function checkDeletion(
+  line: number,
+  text: string,
+  report: (p: LineProblem) => void,
+  deletes: Record<string, number>,
+): void {
   const bundle = JSON.parse(text) as Record<string, unknown>;
   if (bundle.type !== "transaction") {
     const message = `a Bundle of type ${JSON.stringify(bundle.type) ?? "(none)"}, not ` +
@@ -177,7 +191,7 @@ function checkDeletion(line: number, text: string, report: (p: LineProblem) => v
       );
     } else if (!m || !R4_TYPES.has(m[1]!)) {
       bad.push(`entry ${k + 1}: request.url ${JSON.stringify(url) ?? "is missing"} is not Type/id`);
-    }
+    } else deletes[m[1]!] = (deletes[m[1]!] ?? 0) + 1;
   });
   if (bad.length) {
     const more = bad.length > 1 ? ` (and ${bad.length - 1} more)` : "";

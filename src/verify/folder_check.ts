@@ -16,9 +16,9 @@ import {
 import { checkExport, type FileChecks, jobFor } from "./export_check.ts";
 import { checkLinks } from "./links.ts";
 import { isDataName, isLogName } from "./names.ts";
-import type { Problem } from "./problems.ts";
+import type { Note, Problem } from "./problems.ts";
 import { orderProblems } from "./report.ts";
-import { walkTree } from "./tree.ts";
+import { codePointCompare, walkTree } from "./tree.ts";
 
 /** What `verify` found in one folder. */
 export interface FolderResult {
@@ -33,6 +33,8 @@ export interface FolderResult {
   bytes: number;
   /** Problems in file and line order. */
   problems: Problem[];
+  /** Notes (not problems: they do not fail verify), in file order. */
+  notes: Note[];
 }
 
 const NUMBERED = /^(\d+)\.(.+)$/;
@@ -41,6 +43,8 @@ const NUMBERED = /^(\d+)\.(.+)$/;
 export async function checkFolder(path: string, checks: FileChecks): Promise<FolderResult> {
   const problems: Problem[] = [];
   const problem = (p: Problem) => void problems.push(p);
+  const notes: Note[] = [];
+  const note = (n: Note) => void notes.push(n);
   const lock = await lockStatus(path);
   if (lock.held) {
     const who = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : "";
@@ -59,7 +63,7 @@ export async function checkFolder(path: string, checks: FileChecks): Promise<Fol
       subfolder: true,
     }));
     const [checked, top] = await Promise.all([
-      inTurn(units, (u) => checkExport(u, checks, problem)),
+      inTurn(units, (u) => checkExport(u, checks, problem, note)),
       checkTopLevel(path, checks, problem),
     ]);
     for (const set of [...checked, top]) for (const real of set) files.add(real);
@@ -73,7 +77,7 @@ export async function checkFolder(path: string, checks: FileChecks): Promise<Fol
       group: kind.metadata.group,
       subfolder: false,
     };
-    for (const real of await checkExport(unit, checks, problem)) files.add(real);
+    for (const real of await checkExport(unit, checks, problem, note)) files.add(real);
   }
   let resources = 0, bytes = 0;
   for (const real of files) {
@@ -89,6 +93,7 @@ export async function checkFolder(path: string, checks: FileChecks): Promise<Fol
     resources,
     bytes,
     problems: orderProblems(problems),
+    notes: notes.sort((a, b) => codePointCompare(a.file, b.file)),
   };
 }
 

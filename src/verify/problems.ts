@@ -40,6 +40,25 @@ export const PROBLEM_CODES = {
   "more-problems": "further problems in the same file, not listed",
 } as const;
 
+/**
+ * Things the ETL reads otherwise than one may expect, though the folder is not at fault: printed
+ * as notes, without failing `verify`.
+ */
+export const NOTE_CODES = {
+  "deletions-need-flag":
+    "deletions of a type the export has no file of: the ETL applies them only with --allow-missing-resources",
+} as const;
+
+/** A stable note code. */
+export type NoteCode = keyof typeof NOTE_CODES;
+
+/** A note on one file. */
+export interface Note {
+  file: string;
+  code: NoteCode;
+  message: string;
+}
+
 /** A stable problem code. */
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 

@@ -6,7 +6,7 @@
 
 import { formatBytes } from "../log/time_format.ts";
 import type { FolderResult } from "./folder_check.ts";
-import { MAX_PER_FILE, type Problem } from "./problems.ts";
+import { MAX_PER_FILE, type Note, type Problem } from "./problems.ts";
 import { codePointCompare } from "./tree.ts";
 
 /** Problems in file, then line order, each file's list capped (the rest counted in one line). */
@@ -52,7 +52,10 @@ export function problemLine(p: Problem): string {
 const plural = (n: number, word: string) =>
   `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 
-/** `verify: 3 problems in 1 of 2 folders; 14 files, 1,201 resources, 12.3 MB checked`. */
+/**
+ * `verify: 3 problems in 1 of 2 folders; 14 files, 1,201 resources, 12.3 MB checked`, and
+ * `; 1 note` when there are notes.
+ */
 export function summaryLine(folders: readonly FolderResult[]): string {
   const problems = folders.reduce((n, f) => n + problemCount(f.problems), 0);
   const bad = folders.filter((f) => !f.ok).length;
@@ -62,15 +65,22 @@ export function summaryLine(folders: readonly FolderResult[]): string {
   const head = problems
     ? `${plural(problems, "problem")} in ${bad} of ${plural(folders.length, "folder")}`
     : `${folders.length === 1 ? "the folder is" : `all ${folders.length} folders are`} whole`;
+  const notes = folders.reduce((n, f) => n + f.notes.length, 0);
   return `verify: ${head}; ${plural(files, "file")}, ${plural(resources, "resource")}, ${
     formatBytes(bytes)
-  } checked`;
+  } checked${notes ? `; ${plural(notes, "note")}` : ""}`;
 }
 
-/** The text output: problem lines, then the summary line. */
+/** The text output: problem lines, then note lines, then the summary line. */
 export function textReport(folders: readonly FolderResult[]): string {
   const lines = folders.flatMap((f) => f.problems.map(problemLine));
-  return [...lines, summaryLine(folders)].join("\n") + "\n";
+  const notes = folders.flatMap((f) => f.notes.map(noteLine));
+  return [...lines, ...notes, summaryLine(folders)].join("\n") + "\n";
+}
+
+/** One note as a line of text. */
+export function noteLine(n: Note): string {
+  return `${n.file}: note: ${n.message} [${n.code}]`;
 }
 
 /** The `--json` document. */
@@ -92,6 +102,7 @@ export function jsonReport(folders: readonly FolderResult[]): string {
         message: p.message,
         ...(p.count === undefined ? {} : { count: p.count }),
       })),
+      notes: f.notes.map((n) => ({ file: n.file, code: n.code, message: n.message })),
     })),
     summary: summaryLine(folders),
   };
