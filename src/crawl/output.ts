@@ -5,9 +5,8 @@
  */
 
 import { join } from "node:path";
+import { appendAtomically } from "../workspace/append_file.ts";
 import { ensureDir, exists } from "../workspace/files.ts";
-import { readLines } from "../workspace/ndjson_reader.ts";
-import { AtomicFileWriter } from "../workspace/ndjson_writer.ts";
 import { outcomesPath } from "../workspace/outcomes.ts";
 import { type CommittedFile, commitWithoutDuplicates } from "./commit_file.ts";
 import { CRAWL_DIR, Journal, readJournal } from "./journal.ts";
@@ -202,7 +201,7 @@ export class CrawlOutput {
     if (this.#errors.length > 0) {
       const final = outcomesPath(this.#o.dir, this.#o.gzip);
       await ensureDir(join(this.#o.dir, "error"));
-      await appendWork(this.#errors.path, final, this.#o.gzip);
+      await appendAtomically(final, this.#errors.path, this.#o.gzip, this.#o.gzip);
     }
     await Deno.remove(join(this.#o.dir, CRAWL_DIR), { recursive: true }).catch(() => {});
   }
@@ -212,25 +211,5 @@ export class CrawlOutput {
     this.#errors.close();
     this.#journal.close();
     for (const s of this.#types.values()) s.work.close();
-  }
-}
-
-/** Writes the errors work file into error/ (after any outcomes already there). */
-async function appendWork(work: string, final: string, gzip: boolean): Promise<void> {
-  const writer = await AtomicFileWriter.create(final, { gzip });
-  const out = writer.out;
-  const encoder = new TextEncoder();
-  try {
-    if (await exists(final)) {
-      for await (const line of readLines(final)) await out.write(encoder.encode(line + "\n"));
-    }
-    for await (const line of readLines(work, { gzip })) {
-      await out.write(encoder.encode(line + "\n"));
-    }
-    await out.close();
-    await writer.commit();
-  } catch (err) {
-    await writer.abort();
-    throw err;
   }
 }

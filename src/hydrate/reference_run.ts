@@ -12,8 +12,9 @@ import { ServerError, TransientError } from "../errors.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { Reporter } from "../log/events.ts";
 import { dataFilesOf, readIds } from "../workspace/data_files.ts";
-import { ensureDir, exists } from "../workspace/files.ts";
-import { readLines, readObjects } from "../workspace/ndjson_reader.ts";
+import { appendAtomically } from "../workspace/append_file.ts";
+import { ensureDir } from "../workspace/files.ts";
+import { readObjects } from "../workspace/ndjson_reader.ts";
 import { AtomicFileWriter } from "../workspace/ndjson_writer.ts";
 import type { Problem } from "../workspace/outcomes.ts";
 import { referencesAt, type ReferenceTask } from "./tasks.ts";
@@ -209,21 +210,6 @@ export async function runReferenceTasks(
 async function mergeInto(dir: string, key: string, gzip: boolean): Promise<void> {
   const fresh = join(dir, ".hydrate", "new", key);
   const final = join(dir, `${key}.ndjson${gzip ? ".gz" : ""}`);
-  const writer = await AtomicFileWriter.create(final, { gzip });
-  const out = writer.out;
-  const encoder = new TextEncoder();
-  try {
-    if (await exists(final)) {
-      for await (const line of readLines(final)) await out.write(encoder.encode(line + "\n"));
-    }
-    for await (const line of readLines(fresh, { gzip: false })) {
-      await out.write(encoder.encode(line + "\n"));
-    }
-    await out.close();
-    await writer.commit();
-  } catch (err) {
-    await writer.abort();
-    throw err;
-  }
+  await appendAtomically(final, fresh, gzip, false);
   await Deno.remove(fresh).catch(() => {});
 }
