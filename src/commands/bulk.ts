@@ -17,8 +17,6 @@ import { Messages } from "../log/events.ts";
 import { ExportLog } from "../log/export_log.ts";
 import { isoLocalMicros } from "../log/time_format.ts";
 import { checkOutputDir } from "../workspace/output_dir.ts";
-import { ensureDir } from "../workspace/files.ts";
-import { FolderLock } from "../workspace/lock.ts";
 import {
   type OutputMetadata,
   OutputMetadataStore,
@@ -32,6 +30,7 @@ import {
   type CommandContext,
   exitCodeFor,
   levelOf,
+  PlainFolderLock,
   reportSummary,
   runBulkExport,
 } from "./bulk_run.ts";
@@ -89,7 +88,7 @@ export async function runBulk(
 
   // A folder that does not exist yet is created only once the server accepts the export.
   const existed = await checkOutputDir(dir);
-  let lock = existed ? await FolderLock.acquire(dir, "bulk", ctx.clock.now()) : undefined;
+  const lock = await PlainFolderLock.open(dir, "bulk", ctx.clock, existed);
   try {
     if (existed) await cleanFolder(dir);
     const existing = existed ? await readOutputFolder(dir) : undefined;
@@ -137,14 +136,7 @@ export async function runBulk(
       store,
       log,
       // Bind late: the folder, its lock, log and .metadata appear once the server said yes.
-      bind: async () => {
-        if (!lock) {
-          await ensureDir(dir);
-          lock = await FolderLock.acquire(dir, "bulk", ctx.clock.now());
-        }
-        await log.attach();
-        await store.bind();
-      },
+      bind: () => lock.bind(log, store),
       request,
       since: request.since,
       level,
@@ -155,7 +147,7 @@ export async function runBulk(
     ctx.reporter.emit({ type: "phase", phase: "done" });
     return await bundled(dir, flags, ctx, reportSummary(dir, summary, ctx, "Bulk export"));
   } finally {
-    await lock?.release();
+    await lock.release();
   }
 }
 

@@ -10,7 +10,8 @@ import { sinceInstant } from "../fhir/since.ts";
 import type { Reporter } from "../log/events.ts";
 import type { ExportLog } from "../log/export_log.ts";
 import { formatBytes, isoLocalMicros } from "../log/time_format.ts";
-import { removeStaleTemps } from "../workspace/files.ts";
+import { ensureDir, removeStaleTemps } from "../workspace/files.ts";
+import { FolderLock } from "../workspace/lock.ts";
 import type { OutputMetadata, OutputMetadataStore } from "../workspace/metadata.ts";
 import type { Session } from "./session.ts";
 
@@ -184,4 +185,44 @@ export function reportSummary(
     return ExitCode.ServerErrors;
   }
   return ExitCode.Ok;
+}
+
+/**
+ * A plain output folder's lock: taken at once when the folder exists, else only when the run
+ * binds the folder (bind late: the folder, its lock, log and .metadata appear once the server
+ * has accepted the work).
+ */
+export class PlainFolderLock {
+  private constructor(
+    private readonly dir: string,
+    private readonly command: string,
+    private readonly clock: Clock,
+    private lock: FolderLock | undefined,
+  ) {}
+
+  /** Locks `dir` now if it `existed`; else waits for {@linkcode PlainFolderLock.bind}. */
+  static async open(
+    dir: string,
+    command: string,
+    clock: Clock,
+    existed: boolean,
+  ): Promise<PlainFolderLock> {
+    const lock = existed ? await FolderLock.acquire(dir, command, clock.now()) : undefined;
+    return new PlainFolderLock(dir, command, clock, lock);
+  }
+
+  /** Creates and locks the folder (unless done), then writes its log and metadata. */
+  async bind(log: ExportLog, store: OutputMetadataStore): Promise<void> {
+    if (!this.lock) {
+      await ensureDir(this.dir);
+      this.lock = await FolderLock.acquire(this.dir, this.command, this.clock.now());
+    }
+    await log.attach();
+    await store.bind();
+  }
+
+  /** Releases the lock, if it was taken. */
+  async release(): Promise<void> {
+    await this.lock?.release();
+  }
 }

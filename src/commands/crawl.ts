@@ -15,8 +15,6 @@ import { sinceClause } from "../crawl/search_plan.ts";
 import { ExitCode, UsageError } from "../errors.ts";
 import { Messages } from "../log/events.ts";
 import { ExportLog } from "../log/export_log.ts";
-import { ensureDir } from "../workspace/files.ts";
-import { FolderLock } from "../workspace/lock.ts";
 import {
   OutputMetadataStore,
   parseOutputMetadata,
@@ -24,7 +22,7 @@ import {
 } from "../workspace/metadata.ts";
 import { checkOutputDir } from "../workspace/output_dir.ts";
 import { checkSameRequest } from "../workspace/request_check.ts";
-import { cleanFolder, type CommandContext } from "./bulk_run.ts";
+import { cleanFolder, type CommandContext, PlainFolderLock } from "./bulk_run.ts";
 import { bundleAfterExport } from "./bundle.ts";
 import { type CrawlFlags, crawlOptions, crawlSummaryText } from "./crawl_setup.ts";
 import { checkFhirUrl, openSession, type ServerFlags } from "./session.ts";
@@ -76,7 +74,7 @@ export async function runCrawlCommand(
   }
   const say = new Messages(ctx.reporter);
   const existed = await checkOutputDir(dir);
-  let lock = existed ? await FolderLock.acquire(dir, "crawl", ctx.clock.now()) : undefined;
+  const lock = await PlainFolderLock.open(dir, "crawl", ctx.clock, existed);
   try {
     if (existed) await cleanFolder(dir);
     const json = existed ? await readMetadataJson(dir) : undefined;
@@ -137,20 +135,13 @@ export async function runCrawlCommand(
       }),
       store,
       log,
-      bind: async () => {
-        if (!lock) {
-          await ensureDir(dir);
-          lock = await FolderLock.acquire(dir, "crawl", ctx.clock.now());
-        }
-        await log.attach();
-        await store.bind();
-      },
+      bind: () => lock.bind(log, store),
     });
     ctx.reporter.emit({ type: "phase", phase: "done" });
     ctx.out(crawlSummaryText(dir, summary));
     if (flags.bundle) await bundleAfterExport(dir, flags.compression, ctx);
     return ExitCode.Ok;
   } finally {
-    await lock?.release();
+    await lock.release();
   }
 }
